@@ -1,0 +1,182 @@
+"""The user's config, read and checked once into a typed object.
+
+Every problem is reported as a config error that names the field to fix; secrets are never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pendulum
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+REGION_HOSTS = {
+    "us": "https://api.wootric.com",
+    "eu": "https://api.wootric.eu",
+    "au": "https://api.wootric.au",
+}
+NPS_PERIODS = ("day", "week", "month")
+
+
+def config_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timing knobs, settable from the environment so that tests never wait a real minute."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    backoff_base: float = 2.0  # seconds before the first retry of a transient failure; doubles each time
+    max_transient_retries: int = 8
+    max_transient_seconds: float = 600.0
+    rate_limit_fallback_wait: float = 60.0  # a 429 without X-Rate-Limit-Reset waits this long
+    clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
+
+    @classmethod
+    def from_env(cls) -> Tuning:
+        env = {
+            "connect_timeout": "WOOTRIC_CONNECT_TIMEOUT",
+            "read_timeout": "WOOTRIC_READ_TIMEOUT",
+            "backoff_base": "WOOTRIC_BACKOFF_BASE",
+            "max_transient_retries": "WOOTRIC_MAX_RETRIES",
+            "max_transient_seconds": "WOOTRIC_MAX_RETRY_SECONDS",
+            "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
+            "clock_margin": "WOOTRIC_CLOCK_MARGIN",
+        }
+        values: dict[str, Any] = {}
+        for field, name in env.items():
+            if name in os.environ:
+                kind = type(getattr(cls, field))
+                values[field] = kind(os.environ[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    grant_type: str  # "client_credentials" or "password"
+    form: Mapping[str, str]  # the token request's form body (holds the secrets)
+    account_token: str | None = None  # goes in the token URL's query, as Wootric asks
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.form.items() if k in ("client_secret", "password")]
+
+
+@dataclass(frozen=True)
+class WootricConfig:
+    credentials: Credentials
+    start: int  # epoch seconds
+    api_url: str  # scheme://host[/prefix], no trailing slash
+    account_timezone: ZoneInfo
+    lookback_window_days: int = 30
+    nps_summary_period: str = "month"
+    tuning: Tuning = Tuning()
+
+    @property
+    def start_date(self) -> datetime:
+        return datetime.fromtimestamp(self.start, tz=timezone.utc)
+
+
+def _required_text(mapping: Mapping[str, Any], key: str, where: str) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise config_error(f"`{where}{key}` is missing or empty: copy it from Wootric's Settings -> API page.")
+    return value.strip()
+
+
+def _credentials(raw: Any) -> Credentials:
+    if not isinstance(raw, Mapping):
+        raise config_error("`credentials` is missing: choose OAuth client credentials or e-mail and password.")
+    auth_type = raw.get("auth_type", "client_credentials")
+    if auth_type == "client_credentials":
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": _required_text(raw, "client_id", "credentials."),
+            "client_secret": _required_text(raw, "client_secret", "credentials."),
+        }
+        return Credentials("client_credentials", form)
+    if auth_type == "password":
+        form = {
+            "grant_type": "password",
+            "username": _required_text(raw, "username", "credentials."),
+            "password": _required_text(raw, "password", "credentials."),
+        }
+        token = raw.get("account_token")
+        if token is not None and not isinstance(token, str):
+            raise config_error("`credentials.account_token` must be text like NPS-xxxxxxxx.")
+        return Credentials("password", form, (token or "").strip() or None)
+    raise config_error(f"`credentials.auth_type` must be client_credentials or password, not {auth_type!r}.")
+
+
+def parse_start_date(value: Any) -> int:
+    if not isinstance(value, str) or not value.strip():
+        raise config_error("`start_date` is required: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z.")
+    try:
+        parsed = pendulum.parse(value.strip(), strict=True)
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as error:
+        raise config_error(
+            f"`start_date` {value!r} is not an RFC 3339 date-time; use e.g. 2020-01-01T00:00:00Z."
+        ) from error
+    if not isinstance(parsed, pendulum.DateTime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
+    if parsed > pendulum.now("UTC"):
+        raise config_error(f"`start_date` {value!r} is in the future; choose a date in the past.")
+    return int(parsed.timestamp())
+
+
+def _api_url(config: Mapping[str, Any]) -> str:
+    base_url = config.get("base_url")
+    if base_url not in (None, ""):
+        if not isinstance(base_url, str):
+            raise config_error("`base_url` must be text such as https://api.wootric.com.")
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise config_error(
+                f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
+                "or http://127.0.0.1:8080."
+            )
+        return base_url.strip().rstrip("/")
+    region = config.get("region", "us")
+    if region not in REGION_HOSTS:
+        raise config_error(f"`region` must be one of us, eu, au, not {region!r}.")
+    return REGION_HOSTS[region]
+
+
+def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise config_error(f"`{key}` must be a whole number of days, 0 or more, not {value!r}.")
+    return value
+
+
+def parse_config(config: Mapping[str, Any]) -> WootricConfig:
+    if not isinstance(config, Mapping):
+        raise config_error("The config must be a JSON object.")
+    timezone_name = config.get("account_timezone") or "UTC"
+    try:
+        account_timezone = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+        raise config_error(
+            f"`account_timezone` {timezone_name!r} is not an IANA time zone name such as America/Los_Angeles."
+        ) from error
+    period = config.get("nps_summary_period", "month")
+    if period not in NPS_PERIODS:
+        raise config_error(f"`nps_summary_period` must be one of day, week, month, not {period!r}.")
+    return WootricConfig(
+        credentials=_credentials(config.get("credentials")),
+        start=parse_start_date(config.get("start_date")),
+        api_url=_api_url(config),
+        account_timezone=account_timezone,
+        lookback_window_days=_int_setting(config, "lookback_window_days", 30),
+        nps_summary_period=period,
+        tuning=Tuning.from_env(),
+    )
