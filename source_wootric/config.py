@@ -26,7 +26,9 @@ NPS_PERIODS = ("day", "week", "month")
 
 
 def config_error(message: str) -> AirbyteTracedException:
-    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=FailureType.config_error
+    )
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,17 @@ class WootricConfig:
 def _required_text(mapping: Mapping[str, Any], key: str, where: str) -> str:
     value = mapping.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise config_error(f"`{where}{key}` is missing or empty: copy it from Wootric's Settings -> API page.")
+        raise config_error(
+            f"`{where}{key}` is missing or empty: copy it from Wootric's Settings -> API page."
+        )
     return value.strip()
 
 
 def _credentials(raw: Any) -> Credentials:
     if not isinstance(raw, Mapping):
-        raise config_error("`credentials` is missing: choose OAuth client credentials or e-mail and password.")
+        raise config_error(
+            "`credentials` is missing: choose OAuth client credentials or e-mail and password."
+        )
     auth_type = raw.get("auth_type", "client_credentials")
     if auth_type == "client_credentials":
         form = {
@@ -119,7 +125,9 @@ def _credentials(raw: Any) -> Credentials:
 
 def parse_start_date(value: Any) -> int:
     if not isinstance(value, str) or not value.strip():
-        raise config_error("`start_date` is required: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z.")
+        raise config_error(
+            "`start_date` is required: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z."
+        )
     try:
         parsed = pendulum.parse(value.strip(), strict=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError) as error:

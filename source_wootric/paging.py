@@ -33,7 +33,7 @@ class Row:
     """What the planner needs of a record: its id and its second along each dimension."""
 
     id: int
-    seconds: tuple[int, ...]
+    seconds: tuple[int | None, ...]  # None where the record's datetime could not be read
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,12 @@ class Planner:
         if len(rows) < PER_PAGE:
             self._finish(frame)
             return fresh
-        newest = max(row.seconds[frame.level] for row in rows)
-        at_newest = {row.id for row in rows if row.seconds[frame.level] == newest}
+        # A second we could not read counts as the window's start: it can never move the window past records.
+        seconds = [
+            frame.low if row.seconds[frame.level] is None else row.seconds[frame.level] for row in rows
+        ]
+        newest = max(seconds)
+        at_newest = {row.id for row, second in zip(rows, seconds) if second == newest}
         if newest > frame.low:
             frame.low = newest
             frame.seen = set(frame.inherited) | at_newest

@@ -49,7 +49,9 @@ def read_all(endpoint: FakeEndpoint, planner: Planner, between_requests=None) ->
 
 
 def end_user_planner(low: int, high: int, clock=None) -> Planner:
-    return Planner([UPDATED, CREATED], "email", low, high, first_dimension_moves=clock is not None, clock=clock)
+    return Planner(
+        [UPDATED, CREATED], "email", low, high, first_dimension_moves=clock is not None, clock=clock
+    )
 
 
 users_strategy = st.lists(
@@ -61,9 +63,7 @@ users_strategy = st.lists(
     max_size=400,
 ).map(
     lambda specs: {
-        i: (
-            (u, min(c, u)) if kind == 0 else (5_000, min(c, 5_000)) if kind == 1 else (7_000, 6_000)
-        )
+        i: ((u, min(c, u)) if kind == 0 else (5_000, min(c, 5_000)) if kind == 1 else (7_000, 6_000))
         for i, (kind, u, c) in enumerate(specs, start=1)
     }
 )

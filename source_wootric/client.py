@@ -1,0 +1,236 @@
+"""HTTP behaviour, once for all streams: timeouts, retries, body checks, the account's rate-limit budget,
+and request counts for the stream summaries.
+
+One client is shared by every stream of a sync, because Wootric's rate limit is per account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_wootric.auth import WootricAuthenticator
+from source_wootric.config import Tuning, WootricConfig, config_error
+
+USER_AGENT = "source-wootric (Airbyte)"
+LOW_BUDGET = 2  # requests left in the window at which we wait for the reset rather than risk a 429
+
+
+class TransientError(Exception):
+    """A failure worth retrying: 5xx, a dropped connection, a timeout, a body that is not whole JSON."""
+
+
+def transient_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=FailureType.transient_error
+    )
+
+
+@dataclass
+class RateLimitBudget:
+    """What the last answer said of the account's rate limit, shared by all streams."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        try:
+            if "X-Rate-Limit-Remaining" in headers:
+                self.remaining = int(headers["X-Rate-Limit-Remaining"])
+                self.limit = int(headers.get("X-Rate-Limit-Limit", self.limit or 0)) or None
+                self.reset_at = (
+                    float(headers["X-Rate-Limit-Reset"]) if "X-Rate-Limit-Reset" in headers else None
+                )
+        except ValueError:
+            pass  # a header we cannot read tells us nothing; the 429 handling still protects us
+
+    def wait_before_next(self, now: float, fallback: float) -> float:
+        if self.remaining is None or self.remaining > LOW_BUDGET:
+            return 0.0
+        return max(0.0, (self.reset_at - now) if self.reset_at else fallback)
+
+    def describe(self) -> str:
+        if self.remaining is None:
+            return "no rate limit reported"
+        return f"rate limit {self.remaining}/{self.limit or '?'} left"
+
+
+class WootricClient:
+    def __init__(
+        self,
+        config: WootricConfig,
+        logger: logging.Logger,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.api_url = config.api_url
+        self.tuning: Tuning = config.tuning
+        self.logger = logger
+        self.sleep = sleep
+        self.clock = clock
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.budget = RateLimitBudget()
+        self.requests: Counter[str] = Counter()  # by the path asked, for the stream summaries
+        self.auth = WootricAuthenticator(config.credentials, config.api_url, self._post_form, clock)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    # -- the API -----------------------------------------------------------------------------------
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: type = list) -> Any:
+        """GETs `/v1/{path}` and returns its decoded JSON, which must be of the type `expect`."""
+        url = f"{self.api_url}/v1/{path}"
+        renewed = False
+        while True:
+            response, body = self._send(
+                "GET", url, path, params=params, headers_fn=self.auth.headers, expect=expect
+            )
+            if response.status_code == 401 and not renewed:
+                renewed = True  # the token expired or was revoked: one fresh token, then give up
+                self.auth.renew()
+                continue
+            if response.status_code != 200:
+                raise self._failure(response, url)
+            return body
+
+    def _post_form(self, url: str, query: dict[str, str], form: dict[str, str]) -> requests.Response:
+        return self._send("POST", url, "oauth/token", params=query, data=form)[0]
+
+    def _failure(self, response: requests.Response, url: str) -> AirbyteTracedException:
+        detail = _error_detail(response)
+        if response.status_code == 401:
+            return config_error(
+                f"Wootric refused a fresh token for {url} (HTTP 401{detail}): the API user may have lost "
+                "access; check `credentials` and `region`."
+            )
+        if response.status_code == 403:
+            return config_error(
+                f"Wootric denied access to {url} (HTTP 403{detail}): check the account's plan."
+            )
+        return AirbyteTracedException(
+            message=f"Wootric answered HTTP {response.status_code} for {url}{detail}.",
+            internal_message=f"HTTP {response.status_code} for {url}{detail}",
+            failure_type=FailureType.system_error,
+        )
+
+    # -- one request, with retries -----------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        url: str,
+        counter_key: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers_fn: Callable[[], dict[str, str]] | None = None,
+        expect: type | None = None,
+    ) -> tuple[requests.Response, Any]:
+        """Sends until the answer is final: waits out 429s however long they last, retries transient
+        failures with exponential backoff within a bounded time, then raises a transient error."""
+        tuning = self.tuning
+        first_failure_at: float | None = None
+        attempt = 0
+        while True:
+            wait = self.budget.wait_before_next(self.clock(), tuning.rate_limit_fallback_wait)
+            if wait:
+                self.logger.info(
+                    f"Rate limit nearly used up ({self.budget.describe()}); waiting {wait:.0f} s"
+                )
+                self.sleep(wait)
+                self.budget.remaining = None
+            try:
+                response, body = self._once(method, url, counter_key, params, data, headers_fn, expect)
+            except TransientError as error:
+                now = self.clock()
+                first_failure_at = first_failure_at or now
+                attempt += 1
+                delay = tuning.backoff_base * 2 ** (attempt - 1)
+                if (
+                    attempt > tuning.max_transient_retries
+                    or now + delay - first_failure_at > tuning.max_transient_seconds
+                ):
+                    raise transient_error(
+                        f"Wootric kept failing for {url} after {attempt} attempts over "
+                        f"{now - first_failure_at:.0f} s ({error}); the next sync resumes from the last state."
+                    ) from None
+                self.logger.warning(f"{error}; retry {attempt} in {delay:.1f} s")
+                self.sleep(delay)
+                continue
+            if response.status_code == 429:
+                reset = _header_number(response, "X-Rate-Limit-Reset")
+                wait = max(1.0, reset - self.clock()) if reset else tuning.rate_limit_fallback_wait
+                self.logger.info(f"Rate limited (HTTP 429) on {counter_key}; waiting {wait:.0f} s")
+                self.sleep(wait)
+                continue
+            return response, body
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        counter_key: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, str] | None,
+        headers_fn: Callable[[], dict[str, str]] | None,
+        expect: type | None,
+    ) -> tuple[requests.Response, Any]:
+        headers = headers_fn() if headers_fn else None
+        self.requests[counter_key] += 1
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=(self.tuning.connect_timeout, self.tuning.read_timeout),
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TransientError(f"{type(error).__name__} on {counter_key}") from None
+        except requests.RequestException as error:  # e.g. a body cut off mid-transfer
+            raise TransientError(f"{type(error).__name__} on {counter_key}") from None
+        self.budget.observe(response.headers)
+        if response.status_code >= 500:
+            raise TransientError(f"HTTP {response.status_code} on {counter_key}")
+        if expect is None or response.status_code != 200:
+            return response, None
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise TransientError(f"an answer on {counter_key} that is not whole JSON") from None
+        if not isinstance(body, expect):
+            raise TransientError(f"an answer on {counter_key} that is not a JSON {expect.__name__}")
+        return response, body
+
+
+def _header_number(response: requests.Response, name: str) -> float | None:
+    try:
+        return float(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _error_detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return f": {errors[0].get('message')}"
+        if "error" in body:
+            return f": {body.get('error')}"
+    return ""

@@ -1,0 +1,251 @@
+"""Shapes API objects into the documented columns. Pure logic, no HTTP.
+
+A value that cannot be read as its column's type becomes null and is logged once per column (its type,
+never its content); a top-level field we do not know yet passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def parse_datetime(value: str, account_timezone: tzinfo) -> datetime:
+    """Reads the three forms Wootric sends: `2018-01-02 23:03:41 -0800`, `2014-12-01 18:36:59` (no offset:
+    the account's time zone) and ISO 8601 `2015-02-12T06:29:27.000-08:00`."""
+    text = value.strip()
+    if len(text) == 25 and text[19] == " " and text[20] in "+-":
+        text = f"{text[:19]}{text[20:23]}:{text[23:]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=account_timezone)
+
+
+def to_rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def property_text(value: Any) -> str | None:
+    """A custom property's value as text: strings as they are, anything else as its compact JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Shaper:
+    """Converts values to column types for one stream, logging each column's first unreadable value."""
+
+    def __init__(self, stream: str, account_timezone: tzinfo, logger: logging.Logger):
+        self.stream = stream
+        self.account_timezone = account_timezone
+        self.logger = logger
+        self.unreadable: dict[str, int] = {}
+
+    def _unreadable(self, column: str, value: Any, expected: str) -> None:
+        count = self.unreadable.get(column, 0)
+        self.unreadable[column] = count + 1
+        if count == 0:
+            self.logger.warning(
+                f"{self.stream}: column `{column}` received a {type(value).__name__} that is not {expected}; "
+                "emitted as null (logged once per column, counted in the stream summary)"
+            )
+
+    def integer(self, column: str, value: Any) -> int | None:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        self._unreadable(column, value, "an integer")
+        return None
+
+    def boolean(self, column: str, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        self._unreadable(column, value, "a boolean")
+        return None
+
+    def text(self, column: str, value: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        self._unreadable(column, value, "text")
+        return None
+
+    def datetime(self, column: str, value: Any) -> datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                return parse_datetime(value, self.account_timezone)
+            except ValueError:
+                pass
+        elif value is None or value == "":
+            return None
+        self._unreadable(column, value, "a date-time")
+        return None
+
+    def timestamp(self, column: str, value: Any) -> str | None:
+        moment = self.datetime(column, value)
+        return to_rfc3339(moment) if moment else None
+
+    def epoch_timestamp(self, column: str, value: Any) -> str | None:
+        seconds = self.integer(column, value)
+        if seconds is None:
+            return None
+        try:
+            return to_rfc3339(datetime.fromtimestamp(seconds, tz=timezone.utc))
+        except (OverflowError, OSError, ValueError):
+            self._unreadable(column, value, "an epoch timestamp")
+            return None
+
+    def mapping(self, column: str, value: Any) -> Mapping[str, Any]:
+        """A nested object to read fields from; anything else reads as empty."""
+        if isinstance(value, Mapping):
+            return value
+        if value is not None:
+            self._unreadable(column, value, "an object")
+        return {}
+
+    def string_list(self, column: str, value: Any) -> list[str | None] | None:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return [self.text(column, item) for item in value]
+        self._unreadable(column, value, "a list")
+        return None
+
+    def any_list(self, column: str, value: Any) -> list[Any] | None:
+        if value is None or isinstance(value, list):
+            return value
+        self._unreadable(column, value, "a list")
+        return None
+
+    def object(self, column: str, value: Any) -> dict[str, Any] | None:
+        if value is None or isinstance(value, dict):
+            return value
+        self._unreadable(column, value, "an object")
+        return None
+
+
+def _passthrough(raw: Mapping[str, Any], consumed: frozenset[str]) -> Record:
+    return {key: value for key, value in raw.items() if key not in consumed}
+
+
+END_USER_FIELDS = frozenset(
+    {"id", "created_at", "updated_at", "email", "last_surveyed", "external_created_at", "last_seen_at"}
+    | {"phone_number", "external_id", "last_response", "settings", "properties"}
+)
+SETTINGS = (
+    "email_nps",
+    "mobile_nps",
+    "web_nps",
+    "force_mobile_survey",
+    "force_web_survey",
+    "surveys_disabled_by_end_user",
+)
+
+
+def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    last_response = shape.mapping("last_response", raw.get("last_response"))
+    survey = shape.mapping("last_response__survey", last_response.get("survey"))
+    settings = shape.mapping("settings", raw.get("settings"))
+    record = _passthrough(raw, END_USER_FIELDS)
+    record.update(
+        id=shape.integer("id", raw.get("id")),
+        created_at=shape.timestamp("created_at", raw.get("created_at")),
+        updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
+        email=shape.text("email", raw.get("email")),
+        last_surveyed=shape.timestamp("last_surveyed", raw.get("last_surveyed")),
+        external_created_at=shape.epoch_timestamp("external_created_at", raw.get("external_created_at")),
+        last_seen_at=shape.timestamp("last_seen_at", raw.get("last_seen_at")),
+        phone_number=shape.text("phone_number", raw.get("phone_number")),
+        external_id=shape.text("external_id", raw.get("external_id")),
+        last_response__id=shape.integer("last_response__id", last_response.get("id")),
+        last_response__score=shape.integer("last_response__score", last_response.get("score")),
+        last_response__text=shape.text("last_response__text", last_response.get("text")),
+        last_response__survey__channel=shape.text("last_response__survey__channel", survey.get("channel")),
+    )
+    for name in SETTINGS:
+        record[f"settings_{name}"] = shape.boolean(f"settings_{name}", settings.get(name))
+    return record
+
+
+def end_user_properties(
+    raw: Mapping[str, Any], user: Record, shape: Shaper, data_types: Callable[[str], str | None]
+) -> Iterator[Record]:
+    """One row per custom property of an end user already shaped by `end_user`."""
+    for key, value in shape.mapping("properties", raw.get("properties")).items():
+        yield {
+            "end_user_id": user["id"],
+            "property_key": key,
+            "property_value": property_text(value),
+            "property_data_type": data_types(key),
+            "updated_at": user["updated_at"],
+        }
+
+
+SURVEY_EVENT_FIELDS = frozenset(
+    {"id", "end_user_id", "survey_id", "ip_address", "origin_url", "created_at", "updated_at", "end_user"}
+)
+RESPONSE_FIELDS = SURVEY_EVENT_FIELDS | {
+    "score",
+    "text",
+    "completed",
+    "excluded_from_calculations",
+    "tags",
+    "notes",
+}
+
+
+def decline(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    return _survey_event(raw, shape, SURVEY_EVENT_FIELDS)
+
+
+def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    record = _survey_event(raw, shape, RESPONSE_FIELDS)
+    record.update(
+        score=shape.integer("score", raw.get("score")),
+        text=shape.text("text", raw.get("text")),
+        completed=shape.boolean("completed", raw.get("completed")),
+        excluded_from_calculations=shape.boolean(
+            "excluded_from_calculations", raw.get("excluded_from_calculations")
+        ),
+        tags=shape.string_list("tags", raw.get("tags")),
+        notes=shape.any_list("notes", raw.get("notes")),
+    )
+    return record
+
+
+def _survey_event(raw: Mapping[str, Any], shape: Shaper, consumed: frozenset[str]) -> Record:
+    end_user_snapshot = shape.mapping("end_user", raw.get("end_user"))
+    record = _passthrough(raw, consumed)
+    record.update(
+        id=shape.integer("id", raw.get("id")),
+        end_user_id=shape.integer("end_user_id", raw.get("end_user_id")),
+        survey_id=shape.integer("survey_id", raw.get("survey_id")),
+        ip_address=shape.text("ip_address", raw.get("ip_address")),
+        origin_url=shape.text("origin_url", raw.get("origin_url")),
+        created_at=shape.timestamp("created_at", raw.get("created_at")),
+        updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
+        end_user__properties=shape.object("end_user__properties", end_user_snapshot.get("properties")),
+    )
+    return record
+
+
+def segment(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    record = _passthrough(raw, frozenset({"name", "data_type", "created_at"}))
+    record.update(
+        name=shape.text("name", raw.get("name")),
+        data_type=shape.text("data_type", raw.get("data_type")),
+        created_at=shape.timestamp("created_at", raw.get("created_at")),
+    )
+    return record

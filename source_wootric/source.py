@@ -1,0 +1,51 @@
+"""SourceWootric: the config becomes one shared client and context, which every stream receives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.streams import Stream
+
+from source_wootric.client import WootricClient
+from source_wootric.config import parse_config
+from source_wootric.streams.base import SyncContext
+from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
+
+
+class SourceWootric(AbstractSource):
+    def __init__(self) -> None:
+        super().__init__()
+        self._selected: set[str] | None = None  # the streams of the catalog being read, if any
+
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
+        """Proves the credentials with the token request and one small read."""
+        client = WootricClient(parse_config(config), logger)
+        client.get("end_users", {"per_page": 1, "page": 1})
+        return True, None
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        self._selected = {configured.stream.name for configured in catalog.streams}
+        yield from super().read(logger, config, catalog, state)
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        parsed = parse_config(config)
+        logger = logging.getLogger("airbyte")
+        context = SyncContext(parsed, WootricClient(parsed, logger), logger)
+        both_end_user_streams = (
+            self._selected is None or {"end_users", "end_users_properties"} <= self._selected
+        )
+        end_user_pages = EndUserPages(context, spool_for_replay=both_end_user_streams)
+        return [
+            EndUsers(context, end_user_pages),
+            EndUsersProperties(context, end_user_pages),
+        ]

@@ -1,0 +1,261 @@
+"""What every Wootric stream shares: the sync's context, keyset reading of a time range, and state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+
+import requests
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.http import HttpStream
+
+from source_wootric.client import WootricClient
+from source_wootric.config import WootricConfig, config_error
+from source_wootric.paging import PER_PAGE, Dimension, Planner, Row
+from source_wootric.records import Shaper, parse_datetime
+
+STATE_VERSION = 1
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SyncContext:
+    """One per sync, shared by every stream: the config, the one HTTP client, and the sync's time bounds."""
+
+    config: WootricConfig
+    client: WootricClient
+    logger: logging.Logger
+    started_at: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def high(self) -> int:
+        """The newest second this sync reads; newer records are left whole to the next sync."""
+        return self.started_at - self.config.tuning.clock_margin
+
+    @cached_property
+    def property_data_types(self) -> dict[str, str]:
+        """The account's custom property definitions (segments): one request per sync, when first needed."""
+        return {
+            segment["name"]: segment.get("data_type")
+            for segment in self.client.get("segments")
+            if isinstance(segment, Mapping) and isinstance(segment.get("name"), str)
+        }
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]  # the API objects of this page that the sync has not emitted yet
+    complete_through: int
+
+
+class KeysetReader:
+    """Reads `[low, high]` of an endpoint as `paging.Planner` plans it, logging progress as it goes."""
+
+    def __init__(
+        self,
+        context: SyncContext,
+        stream: str,
+        endpoint: str,
+        dimensions: list[Dimension],
+        tiebreak_sort_key: str,
+        first_dimension_moves: bool = False,
+    ):
+        self.context = context
+        self.stream = stream
+        self.endpoint = endpoint
+        self.dimensions = dimensions
+        self.tiebreak_sort_key = tiebreak_sort_key
+        self.first_dimension_moves = first_dimension_moves
+        self.records_without_id = 0
+
+    def pages(self, low: int, high: int) -> Iterator[Page]:
+        client, logger = self.context.client, self.context.logger
+        margin = self.context.config.tuning.clock_margin
+        planner = Planner(
+            self.dimensions,
+            self.tiebreak_sort_key,
+            low,
+            high,
+            first_dimension_moves=self.first_dimension_moves,
+            clock=lambda: int(time.time()) - margin,
+        )
+        progress = Progress(self.stream, low, high, client, logger)
+        while (request := planner.next_request()) is not None:
+            items = client.get(self.endpoint, request.params)
+            rows = [self._row(item) for item in items]
+            fresh = [items[i] for i in planner.feed(rows) if isinstance(rows[i].id, int) and rows[i].id >= 0]
+            yield Page(fresh, planner.complete_through)
+            progress.page(len(fresh), planner.complete_through)
+        for gap in planner.unreachable:
+            where = ", ".join(f"{name} = {iso(second)} ({second})" for name, second in gap.fixed)
+            logger.warning(
+                f"{self.stream}: Wootric's API cannot reach every record where {where}: {gap.reason}; "
+                f"{gap.records_seen} were read and emitted, any others were not."
+            )
+        if self.records_without_id:
+            logger.warning(
+                f"{self.stream}: {self.records_without_id} records had no readable id and were skipped."
+            )
+
+    def _row(self, item: Any) -> Row:
+        item_id = item.get("id") if isinstance(item, Mapping) else None
+        if not isinstance(item_id, int) or isinstance(item_id, bool):
+            self.records_without_id += 1
+            # A stable stand-in key, so that paging still dedups it; negative, so that it is never emitted.
+            item_id = -1 - (hash(json.dumps(item, sort_keys=True, default=str)) & (2**62))
+            item = item if isinstance(item, Mapping) else {}
+        return Row(item_id, tuple(self._second(item.get(d.sort_key)) for d in self.dimensions))
+
+    def _second(self, value: Any) -> int | None:
+        try:
+            return int(parse_datetime(value, self.context.config.account_timezone).timestamp())
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+
+class Progress:
+    """Logs, every half minute, how much of the range a stream has covered and what it cost."""
+
+    def __init__(self, stream: str, low: int, high: int, client: WootricClient, logger: logging.Logger):
+        self.stream, self.low, self.high = stream, low, high
+        self.client, self.logger = client, logger
+        self.records = 0
+        self.requests_before = client.total_requests
+        self.last_log = time.monotonic()
+
+    def page(self, records: int, complete_through: int) -> None:
+        self.records += records
+        if time.monotonic() - self.last_log >= PROGRESS_EVERY_SECONDS:
+            self.last_log = time.monotonic()
+            covered = (complete_through - self.low + 1) / max(1, self.high - self.low + 1)
+            self.logger.info(
+                f"{self.stream}: {max(0.0, covered):.0%} of {iso(self.low)}..{iso(self.high)} covered, "
+                f"{self.records} records, {self.client.total_requests - self.requests_before} requests, "
+                f"{self.client.budget.describe()}"
+            )
+
+
+class WootricStream(HttpStream, ABC):
+    """A Wootric stream. Requests go through the shared `WootricClient` (see client.py), and each stream's
+    `read_records` drives its own paging, so HttpStream's page loop and its hooks below are not used."""
+
+    primary_key: str | list[str] = "id"
+    endpoint: str
+
+    def __init__(self, context: SyncContext):
+        self.context = context
+        self.shape = Shaper(self.name, context.config.account_timezone, context.logger)
+        super().__init__(authenticator=None)
+
+    @property
+    def url_base(self) -> str:
+        return f"{self.context.config.api_url}/v1/"
+
+    def path(self, **kwargs: Any) -> str:
+        return self.endpoint
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # never called: paging is planned in read_records
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        yield from ()  # never called: records are shaped in read_records
+
+    def summary(self, records: int, requests_before: int, extra: str = "") -> None:
+        requests_made = self.context.client.total_requests - requests_before
+        unreadable = sum(self.shape.unreadable.values())
+        self.logger.info(
+            f"{self.name}: done, {records} records, {requests_made} requests"
+            + (f", {unreadable} unreadable values emitted as null" if unreadable else "")
+            + extra
+        )
+
+
+class KeysetStream(WootricStream, ABC):
+    """An incremental stream read by keyset over one time dimension; its state is the newest second
+    through which every record has been emitted (`{"version": 1, "<cursor>_epoch": <second>}`)."""
+
+    state_key: str
+    state_checkpoint_interval = PER_PAGE
+
+    def __init__(self, context: SyncContext):
+        self._complete_through: int | None = None
+        super().__init__(context)
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        if self._complete_through is None:
+            return {}
+        return {"version": STATE_VERSION, self.state_key: self._complete_through}
+
+    @state.setter
+    def state(self, value: Mapping[str, Any] | None) -> None:
+        self._complete_through = parse_state(self.name, value, self.state_key)
+
+    def window_start(self, resume_after: int | None) -> int:
+        start = self.context.config.start
+        return start if resume_after is None else max(start, resume_after + 1)
+
+    @abstractmethod
+    def pages(self, low: int, high: int) -> Iterator[Page]: ...
+
+    @abstractmethod
+    def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]: ...
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        resume_after = self._complete_through if sync_mode == SyncMode.incremental else None
+        high = self.context.high
+        if resume_after is not None and resume_after > high:
+            self.logger.warning(
+                f"{self.name}: the saved state ({iso(resume_after)}) is later than now ({iso(high)}); "
+                "nothing to read, state kept unchanged. Reset the stream if the state is wrong."
+            )
+            return
+        low = self.window_start(resume_after)
+        requests_before, count, objects = self.context.client.total_requests, 0, 0
+        for page in self.pages(low, high):
+            objects += len(page.items)
+            for record in self.records(page.items):
+                count += 1
+                yield record
+            # Moved only once the page's records are out: a checkpoint never claims more than was emitted.
+            if self._complete_through is None or page.complete_through > self._complete_through:
+                self._complete_through = page.complete_through
+        floor = math.ceil(objects / PER_PAGE)
+        self.summary(count, requests_before, f" (floor {floor}), read {iso(low)}..{iso(high)}")
+
+
+def parse_state(stream: str, value: Mapping[str, Any] | None, key: str) -> int | None:
+    if not value:
+        return None
+    second = value.get(key) if isinstance(value, Mapping) else None
+    if (
+        not isinstance(value, Mapping)
+        or value.get("version") != STATE_VERSION
+        or not isinstance(second, int)
+        or isinstance(second, bool)
+        or second < 0
+    ):
+        raise config_error(
+            f"The saved state of stream `{stream}` is not one this connector version writes "
+            f'(expected {{"version": {STATE_VERSION}, "{key}": <epoch seconds>}}, got {json.dumps(value)[:200]}). '
+            f"Reset the stream `{stream}` (or clear its state) to read it again from `start_date`."
+        )
+    return second

@@ -1,0 +1,97 @@
+"""metadata.yaml is valid Airbyte connector metadata and agrees with the Dockerfile and pyproject.toml."""
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 import (
+    ConnectorMetadataDefinitionV0,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+API_HOSTS = {"api.wootric.com", "api.wootric.eu", "api.wootric.au"}
+BASE_IMAGE_RE = re.compile(r"^docker\.io/airbyte/python-connector-base:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load((ROOT / "metadata.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def metadata(raw: dict) -> ConnectorMetadataDefinitionV0:
+    return ConnectorMetadataDefinitionV0.model_validate(raw)
+
+
+def dockerfile_base_image() -> str:
+    text = (ROOT / "Dockerfile").read_text()
+    found = re.findall(r"^ARG BASE_IMAGE=(\S+)\s*$", text, flags=re.MULTILINE)
+    assert len(found) == 1, "the Dockerfile declares ARG BASE_IMAGE=<image> exactly once"
+    return found[0]
+
+
+def test_validates_against_airbyte_model(metadata: ConnectorMetadataDefinitionV0) -> None:
+    data = metadata.data
+    assert data.name == "Wootric"
+    assert data.connector_type.value == "source"
+    assert data.connector_subtype.value == "api"
+    assert data.docker_repository == "airbyte/source-wootric"
+    assert data.github_issue_label == "source-wootric"
+    assert data.release_stage.value == "alpha"
+    assert data.support_level is not None and data.support_level.value == "community"
+    assert data.license == "MIT"
+    assert str(data.documentation_url) == "https://docs.airbyte.com/integrations/sources/wootric"
+    assert isinstance(data.definition_id, uuid.UUID)
+
+
+def test_model_rejects_a_broken_copy(raw: dict) -> None:
+    """The model really checks: an unknown key and a missing required one are refused."""
+    from pydantic import ValidationError
+
+    broken = {"metadataSpecVersion": "1.0", "data": {**raw["data"], "dockerImagTag": "0.1.0"}}
+    del broken["data"]["dockerImageTag"]
+    with pytest.raises(ValidationError):
+        ConnectorMetadataDefinitionV0.model_validate(broken)
+
+
+def test_base_image_is_digest_pinned_and_matches_dockerfile(
+    metadata: ConnectorMetadataDefinitionV0,
+) -> None:
+    assert metadata.data.connector_build_options is not None
+    base = metadata.data.connector_build_options.base_image
+    assert base is not None and BASE_IMAGE_RE.match(base), base
+    assert dockerfile_base_image() == base
+
+
+def test_image_tag_matches_package_version(metadata: ConnectorMetadataDefinitionV0) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == metadata.data.docker_image_tag
+
+
+def test_tags_hosts_and_registries(metadata: ConnectorMetadataDefinitionV0) -> None:
+    data = metadata.data
+    assert {"language:python", "cdk:python"} <= set(data.tags or [])
+    assert data.allowed_hosts is not None
+    assert set(data.allowed_hosts.hosts or []) == API_HOSTS
+    assert data.registry_overrides is not None and data.registry_overrides.oss is not None
+    assert data.registry_overrides.oss.enabled is True
+    assert data.ab_internal is not None
+
+
+def test_icon_and_docs_exist(metadata: ConnectorMetadataDefinitionV0) -> None:
+    assert metadata.data.icon == "icon.svg"
+    icon = (ROOT / "icon.svg").read_text()
+    assert "<svg" in icon and "</svg>" in icon
+    assert (ROOT / "docs" / "wootric.md").is_file()
+
+
+def test_entrypoint_is_the_console_script() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["source-wootric"] == "source_wootric.run:run"
+    assert 'AIRBYTE_ENTRYPOINT="source-wootric"' in text
+    assert 'ENTRYPOINT ["source-wootric"]' in text
+    assert re.search(r"^USER airbyte$", text, flags=re.MULTILINE)
