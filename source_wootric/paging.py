@@ -153,7 +153,7 @@ class Planner:
             frame.low if row.seconds[frame.level] is None else row.seconds[frame.level] for row in rows
         ]
         newest = max(seconds)
-        at_newest = {row.id for row, second in zip(rows, seconds) if second == newest}
+        at_newest = {row.id for row, second in zip(rows, seconds, strict=True) if second == newest}
         if newest > frame.low:
             frame.low = newest
             frame.seen = set(frame.inherited) | at_newest

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from source_wootric import records
 from source_wootric.paging import Dimension
@@ -34,7 +34,8 @@ class EndUserPages:
         if self._spooled is not None and self._spooled[0] == (low, high):
             yield from self._replay(self._spooled[1])
             return
-        spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self.spool_for_replay else None
+        # Kept open past this call, for the replay; the file is deleted when closed or at exit.
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self.spool_for_replay else None  # noqa: SIM115
         for page in self.reader.pages(low, high):
             if spool is not None:
                 spool.write(json.dumps([page.complete_through, page.items], separators=(",", ":")) + "\n")
@@ -72,7 +73,7 @@ class EndUsers(EndUserStream):
 
 
 class EndUsersProperties(EndUserStream):
-    primary_key = ["end_user_id", "property_key"]
+    primary_key: ClassVar[list[str]] = ["end_user_id", "property_key"]
 
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         data_types = self.context.property_data_types.get
