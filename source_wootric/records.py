@@ -64,6 +64,17 @@ class Shaper:
         self._unreadable(column, value, "an integer")
         return None
 
+    def number(self, column: str, value: Any) -> float | int | None:
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        self._unreadable(column, value, "a number")
+        return None
+
     def boolean(self, column: str, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
             return value

@@ -12,8 +12,10 @@ from airbyte_cdk.sources.streams import Stream
 
 from source_wootric.client import WootricClient
 from source_wootric.config import parse_config
+from source_wootric.streams.account import NpsSummary, Segments
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
+from source_wootric.streams.survey import Declines, Responses
 
 
 class SourceWootric(AbstractSource):
@@ -48,4 +50,8 @@ class SourceWootric(AbstractSource):
         return [
             EndUsers(context, end_user_pages),
             EndUsersProperties(context, end_user_pages),
+            Responses(context),
+            Declines(context),
+            Segments(context),
+            NpsSummary(context),
         ]

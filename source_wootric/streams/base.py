@@ -45,13 +45,13 @@ class SyncContext:
         return self.started_at - self.config.tuning.clock_margin
 
     @cached_property
+    def segments(self) -> list[dict[str, Any]]:
+        """The account's custom property definitions: one request per sync, when first needed."""
+        return [segment for segment in self.client.get("segments") if isinstance(segment, dict)]
+
+    @cached_property
     def property_data_types(self) -> dict[str, str]:
-        """The account's custom property definitions (segments): one request per sync, when first needed."""
-        return {
-            segment["name"]: segment.get("data_type")
-            for segment in self.client.get("segments")
-            if isinstance(segment, Mapping) and isinstance(segment.get("name"), str)
-        }
+        return {s["name"]: s.get("data_type") for s in self.segments if isinstance(s.get("name"), str)}
 
 
 @dataclass
