@@ -1,6 +1,9 @@
 """metadata.yaml is valid Airbyte connector metadata and agrees with the Dockerfile and pyproject.toml."""
 
+import importlib.util
+import json
 import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -95,3 +98,32 @@ def test_entrypoint_is_the_console_script() -> None:
     assert 'AIRBYTE_ENTRYPOINT="source-wootric"' in text
     assert 'ENTRYPOINT ["source-wootric"]' in text
     assert re.search(r"^USER airbyte$", text, flags=re.MULTILINE)
+
+
+def load_render_erd():
+    spec = importlib.util.spec_from_file_location("render_erd", ROOT / "scripts" / "render_erd.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("render_erd", module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_erd_matches_stream_schemas() -> None:
+    """erd/source.dbml names every stream and exactly the columns of its JSON schema."""
+    tables, refs = load_render_erd().parse_dbml((ROOT / "erd" / "source.dbml").read_text())
+    schemas = {
+        p.stem: json.loads(p.read_text()) for p in (ROOT / "source_wootric" / "schemas").glob("*.json")
+    }
+    assert set(tables) == set(schemas)
+    for name, schema in schemas.items():
+        assert [c.name for c in tables[name].columns] == list(schema["properties"]), name
+    pks = {name: [c.name for c in t.columns if c.pk] for name, t in tables.items()}
+    assert pks["end_users_properties"] == ["end_user_id", "property_key"]
+    assert pks["nps_summary"] == ["period", "period_start"]
+    assert {(r.table, r.column, r.kind, r.ref_table, r.ref_column) for r in refs} == {
+        ("end_users_properties", "end_user_id", ">", "end_users", "id"),
+        ("responses", "end_user_id", ">", "end_users", "id"),
+        ("declines", "end_user_id", ">", "end_users", "id"),
+        ("end_users_properties", "property_key", ">", "segments", "name"),
+    }
+    assert (ROOT / "docs" / "erd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
