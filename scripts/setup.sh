@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates .venv with the locked dependencies and the connector installed in it. Idempotent: a second run
+# with the same lock file does nothing. Needs only python3 with pip.
+#   scripts/setup.sh            runtime and development dependencies (tests, lint, benchmark)
+#   scripts/setup.sh --runtime  runtime dependencies only (enough for the demo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lock=requirements-dev.lock
+[[ "${1:-}" == "--runtime" ]] && lock=requirements.lock
+
+if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
+  echo "setup: installing uv (the package installer) with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+uv() { if command -v uv >/dev/null 2>&1; then command uv "$@"; else python3 -m uv "$@"; fi; }
+
+stamp=".venv/.installed-$(sha256sum "$lock" pyproject.toml | sha256sum | cut -c1-16)"
+if [[ -f "$stamp" ]]; then
+  exit 0
+fi
+[[ -x .venv/bin/python ]] || uv venv --quiet --python python3 .venv
+echo "setup: installing $lock into .venv" >&2
+uv pip install --quiet --python .venv/bin/python -r "$lock"
+uv pip install --quiet --python .venv/bin/python --no-deps -e .
+rm -f .venv/.installed-*
+touch "$stamp"
