@@ -162,8 +162,9 @@ class WootricClient:
                     or now + delay - first_failure_at > tuning.max_transient_seconds
                 ):
                     raise transient_error(
-                        f"Wootric kept failing for {url} after {attempt} attempts over "
-                        f"{now - first_failure_at:.0f} s ({error}); the next sync resumes from the last state."
+                        f"Wootric could not be reached or kept failing for {url}: {attempt} attempts over "
+                        f"{now - first_failure_at:.0f} s, the last one {error}. This is usually temporary; "
+                        "a sync resumes from its last state. If it persists, check `base_url` or `region`."
                     ) from None
                 self.logger.warning(f"{error}; retry {attempt} in {delay:.1f} s")
                 self.sleep(delay)

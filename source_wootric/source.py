@@ -6,12 +6,12 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 
 from source_wootric.client import WootricClient
-from source_wootric.config import parse_config
+from source_wootric.config import config_error, parse_config
 from source_wootric.streams.account import NpsSummary, Segments
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
@@ -36,8 +36,40 @@ class SourceWootric(AbstractSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
+        streams = {stream.name: stream for stream in self.streams(config)}
+        for configured in catalog.streams:
+            name = configured.stream.name
+            if name not in streams:
+                raise config_error(
+                    f"The catalog names a stream `{name}` that this source does not have; it has "
+                    f"{', '.join(streams)}. Refresh the source schema."
+                )
+            if configured.sync_mode == SyncMode.incremental and not streams[name].supports_incremental:
+                raise config_error(
+                    f"The stream `{name}` supports only full_refresh; the catalog asks for incremental."
+                )
         self._selected = {configured.stream.name for configured in catalog.streams}
         yield from super().read(logger, config, catalog, state)
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        try:
+            return super().read_catalog(catalog_path)
+        except Exception as error:
+            raise config_error(
+                f"The catalog file {catalog_path} is not a configured Airbyte catalog ({type(error).__name__}: "
+                f"{str(error)[:300]}). Run `discover` and select streams from its output."
+            ) from None
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        try:
+            return super().read_state(state_path)
+        except Exception as error:
+            raise config_error(
+                f"The state file {state_path} is not a list of Airbyte STATE messages ({type(error).__name__}: "
+                f"{str(error)[:300]}). Pass the STATE messages of the last sync, or no state to start afresh."
+            ) from None
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = parse_config(config)

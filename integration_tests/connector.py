@@ -1,0 +1,137 @@
+"""Runs the real `source-wootric` command and reads what it says, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+COMMAND = str(Path(sys.executable).parent / "source-wootric")
+CLIENT_SECRET = "demo-client-secret"
+# Quick retries and a one-second clock margin, so that no test waits long; see config.Tuning.
+TEST_ENV = {"WOOTRIC_BACKOFF_BASE": "0.05", "WOOTRIC_RATE_LIMIT_WAIT": "1", "WOOTRIC_CLOCK_MARGIN": "1"}
+STREAMS = ("end_users", "end_users_properties", "responses", "declines", "segments", "nps_summary")
+
+
+@dataclass
+class Output:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for line in self.stdout.splitlines():
+            try:
+                self.messages.append(json.loads(line))
+            except ValueError:
+                self.messages.append({"type": "NOT_JSON", "line": line})
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    @property
+    def records(self) -> dict[str, list[dict[str, Any]]]:
+        by_stream: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for message in self.of_type("RECORD"):
+            by_stream[message["record"]["stream"]].append(message["record"]["data"])
+        return by_stream
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["state"] for m in self.of_type("STATE")]
+
+    @property
+    def final_state(self) -> list[dict[str, Any]]:
+        """The last STATE of each stream: what a platform would pass to the next sync."""
+        last: dict[str, dict[str, Any]] = {}
+        for state in self.states:
+            last[state["stream"]["stream_descriptor"]["name"]] = state
+        return list(last.values())
+
+    def stream_state(self, stream: str) -> dict[str, Any] | None:
+        return next(
+            (s["stream"]["stream_state"] for s in self.final_state if s["stream"]["stream_descriptor"]["name"] == stream),
+            None,
+        )
+
+    @property
+    def logs(self) -> list[str]:
+        return [m["log"]["message"] for m in self.of_type("LOG")]
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+
+
+def run(args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 600, **files: Any) -> Output:
+    """`source-wootric <args>`, where `--config config` etc. name JSON files written from `files`."""
+    argv = [COMMAND]
+    for arg in args:
+        if arg in files:
+            path = tmp_path / f"{arg}.json"
+            path.write_text(json.dumps(files[arg]))
+            argv.append(str(path))
+        else:
+            argv.append(arg)
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **TEST_ENV, **(env or {})},
+        check=False,
+    )
+    return Output(done.returncode, done.stdout, done.stderr)
+
+
+def config_for(emulator: Any, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "credentials": {"auth_type": "client_credentials", "client_id": "demo-client-id", "client_secret": CLIENT_SECRET},
+        "start_date": "2010-01-01T00:00:00Z",
+        "base_url": emulator.url,
+        "account_timezone": "America/Los_Angeles",
+    }
+    config.update(overrides)
+    return config
+
+
+@cache
+def discovered_streams() -> dict[str, dict[str, Any]]:
+    """The streams as `discover` describes them (discover needs no API access)."""
+    config = {"credentials": {"client_id": "x", "client_secret": "y"}, "start_date": "2020-01-01T00:00:00Z"}
+    done = subprocess.run(
+        [COMMAND, "discover", "--config", "/dev/stdin"], input=json.dumps(config), capture_output=True, text=True, check=True
+    )
+    catalog = next(json.loads(line)["catalog"] for line in done.stdout.splitlines() if '"CATALOG"' in line)
+    return {stream["name"]: stream for stream in catalog["streams"]}
+
+
+def catalog(**sync_modes: str) -> dict[str, Any]:
+    """A configured catalog: `catalog(end_users="incremental", segments="full_refresh")`."""
+    streams = discovered_streams()
+    return {
+        "streams": [
+            {
+                "stream": streams[name],
+                "sync_mode": mode,
+                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
+                "primary_key": streams[name].get("source_defined_primary_key", []),
+                "cursor_field": streams[name].get("default_cursor_field", []),
+            }
+            for name, mode in sync_modes.items()
+        ]
+    }
+
+
+def all_streams(mode: str = "incremental") -> dict[str, Any]:
+    streams = discovered_streams()
+    return catalog(
+        **{name: mode if mode in streams[name]["supported_sync_modes"] else "full_refresh" for name in STREAMS}
+    )
