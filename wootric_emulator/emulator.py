@@ -18,7 +18,7 @@ class Emulator:
 
     def __init__(
         self,
-        dataset: DatasetSpec | None = None,
+        dataset: DatasetSpec | dict | None = None,
         *,
         port: int = 0,
         host: str = "127.0.0.1",
@@ -36,6 +36,8 @@ class Emulator:
     ):
         if compat == COMPAT_SINGER_TAP and rate_limit is not None:
             raise ValueError("compat='singer-tap' serves without a rate limit")
+        if isinstance(dataset, dict):
+            dataset = DatasetSpec(**dataset)
         self.spec = dataset if dataset is not None else DatasetSpec()
         self.compat = compat
         self.fmt = TimeFormatter(account_timezone)

@@ -28,10 +28,7 @@ def make_emulator():
     started: list[Emulator] = []
 
     def make(**kwargs) -> Emulator:
-        spec = kwargs.pop("dataset", None)
-        if isinstance(spec, dict):
-            spec = DatasetSpec(**spec)
-        emu = Emulator(spec, **kwargs)
+        emu = Emulator(**kwargs)
         emu.start()
         started.append(emu)
         return emu
