@@ -64,7 +64,8 @@ class _Keyset:
 @dataclass
 class _Offset:
     fixed: tuple[tuple[str, int], ...]
-    seen: set[int]
+    seen: set[int]  # ids emitted already: inherited from the outer cuts, then those read here
+    read_ascending: set[int] = field(default_factory=set)  # how the descending pass knows it met them
     page: int = 1
     order: str = "asc"
     pages_read: int = 0
@@ -172,8 +173,12 @@ class Planner:
     def _feed_offset(self, frame: _Offset, rows: Sequence[Row]) -> list[int]:
         frame.pages_read += 1
         fresh = [i for i, row in enumerate(rows) if row.id not in frame.seen]
-        met_the_other_end = frame.order == "desc" and len(fresh) < len(rows)
         frame.seen.update(rows[i].id for i in fresh)
+        if frame.order == "asc":
+            frame.read_ascending.update(row.id for row in rows)
+            met_the_other_end = False
+        else:  # not any seen id: the outer cuts' ids lie anywhere in this order
+            met_the_other_end = any(row.id in frame.read_ascending for row in rows)
         if len(rows) < PER_PAGE or met_the_other_end:
             self._end_offset(frame)
         elif frame.page < MAX_PAGE:
@@ -199,6 +204,7 @@ class Planner:
         if rows:  # a member may have left mid-read and shifted the pages: read the cluster again
             frame.rounds += 1
             frame.verifying, frame.page, frame.order, frame.pages_read = False, 1, "asc", 0
+            frame.read_ascending.clear()
         else:
             self._finish(frame)
 

@@ -31,7 +31,10 @@ class FakeEndpoint:
                 index = 0 if name == "updated" else 1
                 rows = [r for r in rows if OPS[op](r.seconds[index], value)]
         field = {"updated_at": 0, "created_at": 1}.get(params["sort_key"])
-        rows.sort(key=lambda r: (r.seconds[field] if field is not None else 0, (r.id * 7919) % 1009, r.id))
+        if field is None:  # by e-mail: an order unrelated to the ties of the time sorts
+            rows.sort(key=lambda r: ((r.id * 104729) % 2003, r.id))
+        else:
+            rows.sort(key=lambda r: (r.seconds[field], (r.id * 7919) % 1009, r.id))
         if params["sort_order"] == "desc":
             rows.reverse()
         start = (params["page"] - 1) * params["per_page"]
@@ -128,9 +131,9 @@ def test_a_cluster_beyond_both_ends_is_reported_not_dropped_silently():
     users = {i: (9_000, 8_000) for i in range(1, 3_101)}
     planner = end_user_planner(0, 10_000)
     emitted = read_all(FakeEndpoint(users), planner)
-    assert len(emitted) == 2 * MAX_PAGE * PER_PAGE == len(set(emitted))
+    assert len(emitted) == len(set(emitted)) >= 2 * MAX_PAGE * PER_PAGE
     [gap] = planner.unreachable
-    assert gap.fixed == (("updated", 9_000), ("created", 8_000)) and gap.records_seen == 3_000
+    assert gap.fixed == (("updated", 9_000), ("created", 8_000)) and gap.records_seen == len(emitted)
 
 
 def test_complete_through_only_covers_seconds_fully_read():
@@ -151,7 +154,7 @@ def test_users_leaving_a_cluster_mid_read_do_not_hide_their_neighbours():
 
     def update_one_member(api: FakeEndpoint) -> None:
         if len(moved) < 3 and api.requests >= 3:
-            victim = sorted(api.users, key=lambda i: ((i * 7919) % 1009, i))[len(moved) * 7]
+            victim = sorted(api.users, key=lambda i: ((i * 104729) % 2003, i))[len(moved) * 7]
             api.users[victim] = (now[0], 8_000)  # its updated_at jumps past the range being read
             moved.append(victim)
 
