@@ -10,10 +10,13 @@ import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wootric_emulator import DatasetSpec, Emulator, Fault
 
@@ -286,6 +289,42 @@ def test_email_filter_and_bad_filter_values(emulator, api):
         assert get(api, emulator, "/v1/end_users", **params).status_code == 400
 
 
+OPS = {
+    "gt": lambda t, v: t > v,
+    "gte": lambda t, v: t >= v,
+    "lt": lambda t, v: t < v,
+    "lte": lambda t, v: t <= v,
+    "eq": lambda t, v: t == v,
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_filter_combination_matches_brute_force(emulator, api, data):
+    held = emulator.end_users
+    stamps = {f: sorted(emulator.epoch(u[f"{f}_at"]) for u in held) for f in ("created", "updated")}
+    params = {}
+    for _ in range(data.draw(st.integers(0, 3))):
+        field = data.draw(st.sampled_from(["created", "updated"]))
+        op = data.draw(st.sampled_from(sorted(OPS)))
+        value = stamps[field][data.draw(st.integers(0, len(held) - 1))] + data.draw(
+            st.sampled_from([-1, 0, 0, 1])
+        )
+        params[f"{field}[{op}]"] = value
+    sort_key = data.draw(st.sampled_from(["email", "created_at", "updated_at"]))
+    want = {
+        u["id"]
+        for u in held
+        if all(OPS[k[8:-1]](emulator.epoch(u[k[:7] + "_at"]), v) for k, v in params.items())
+    }
+    asc = walk(api, emulator, "/v1/end_users", sort_key=sort_key, sort_order="asc", **params)
+    desc = walk(api, emulator, "/v1/end_users", sort_key=sort_key, sort_order="desc", **params)
+    assert {u["id"] for u in asc} == want and len(asc) == len(want)
+    assert asc == desc[::-1]
+    keys = [u["email"] if sort_key == "email" else emulator.epoch(u[sort_key]) for u in asc]
+    assert keys == sorted(keys)
+
+
 # ------------------------------------------------------------------------------------------- order
 def test_sort_keys_and_defaults(emulator, api):
     def key_of(rec, field):
@@ -437,6 +476,8 @@ def test_single_user_and_404s(emulator, api):
     assert r.status_code == 200 and r.json() == user
     by_email = get(api, emulator, f"/v1/end_users/{user['email']}", lookup_by_email="true")
     assert by_email.json() == user
+    quoted = get(api, emulator, f"/v1/end_users/{quote(user['email'], safe='')}", lookup_by_email="true")
+    assert quoted.json() == user
     with_ext = next(u for u in emulator.end_users if u["external_id"])
     r = get(api, emulator, f"/v1/end_users/{with_ext['external_id']}", lookup_by_external_id="true")
     assert r.json()["id"] == with_ext["id"]

@@ -288,8 +288,10 @@ class Dataset:
         return self._by_user_declines.get(user_id, [])
 
     # -------------------------------------------------------------------------------- NPS
-    def nps(self, start: date, end: date) -> dict:
+    def nps(self, start: date | str, end: date | str) -> dict:
         """NPS over responses created from local midnight of ``start`` through the end of ``end``."""
+        start = date.fromisoformat(start) if isinstance(start, str) else start
+        end = date.fromisoformat(end) if isinstance(end, str) else end
         lo = self.fmt.day_start(start)
         hi = self.fmt.day_start(end + timedelta(days=1)) - 1
         promoters = passives = detractors = email_responses = 0

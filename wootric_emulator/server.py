@@ -15,7 +15,7 @@ from datetime import date
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth import OAuthError, RateLimiter, TokenStore
 from .data import Dataset
@@ -229,7 +229,7 @@ class App:
         if path == "/v1/nps_summary":
             return json_answer(200, ds.nps(*self._nps_range(query)))
         m = _ID_PATH.match(path)
-        user = self._find_user(m.group(1), query)
+        user = self._find_user(unquote(m.group(1)), query)
         if user is None:
             raise ApiError(404, "End user not found")
         if m.group(2) is None:

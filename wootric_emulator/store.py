@@ -140,34 +140,70 @@ class Table:
         if not filters or set(filters) == {sort_field}:
             i, j = index.range(*filters.get(sort_field, (None, None)))
             return page_of(index.recs, i, j, desc, offset, limit)
-        matches = self._matching(filters, sort_field)
-        return page_of(matches, 0, len(matches), desc, offset, limit)
-
-    def _matching(self, filters: dict, sort_field: str) -> list[Rec]:
-        key = (tuple(sorted(filters.items())), sort_field)
+        key = (tuple(sorted(filters.items())), sort_field, desc)
         hit = self._cache.get(key)
-        if hit is not None:
+        if hit is None:
+            hit = self._plan(filters, sort_field, desc)
+            self._cache[key] = hit
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
             self._cache.move_to_end(key)
-            return hit
+        return hit.page(offset, limit)
+
+    def _plan(self, filters: dict, sort_field: str, desc: bool):
+        """How to answer a query that filters on a field other than its sort field.
+
+        The narrowest filtered range decides: when it is small, its records are checked against the
+        other filters and sorted once; otherwise the sort index is walked in order (within its own
+        filter range) and only as far as the pages asked for so far.
+        """
         ranges = {f: self.indexes[f].range(lo, hi) for f, (lo, hi) in filters.items()}
         best = min(ranges, key=lambda f: (ranges[f][1] - ranges[f][0], f != sort_field))
         i, j = ranges[best]
-        if best != sort_field and (j - i) * 8 > len(self.by_id):
-            # A wide range: walking the sort index in order is cheaper than sorting the survivors.
-            best = sort_field
-            i, j = ranges.get(sort_field, (0, len(self.by_id)))
-        others = [(f, lo, hi) for f, (lo, hi) in filters.items() if f != best]
-        out = []
-        for r in self.indexes[best].recs[i:j]:
-            for f, lo, hi in others:
-                v = getattr(r, f)
-                if (lo is not None and v < lo) or (hi is not None and v > hi):
-                    break
-            else:
-                out.append(r)
-        if best != sort_field:
-            out.sort(key=self.indexes[sort_field].sort_key)
-        self._cache[key] = out
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return out
+        if best != sort_field and (j - i) * 8 <= len(self.by_id):
+            checks = [(f, lo, hi) for f, (lo, hi) in filters.items() if f != best]
+            found = [r for r in self.indexes[best].recs[i:j] if _passes(r, checks)]
+            found.sort(key=self.indexes[sort_field].sort_key)
+            return _Sorted(found, desc)
+        i, j = ranges.get(sort_field, (0, len(self.by_id)))
+        checks = [(f, lo, hi) for f, (lo, hi) in filters.items() if f != sort_field]
+        return _Walk(self.indexes[sort_field].recs, i, j, checks, desc)
+
+
+def _passes(r: Rec, checks) -> bool:
+    for f, lo, hi in checks:
+        v = getattr(r, f)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            return False
+    return True
+
+
+class _Sorted:
+    def __init__(self, found: list[Rec], desc: bool):
+        self.found, self.desc = found, desc
+
+    def page(self, offset: int, limit: int) -> list[Rec]:
+        return page_of(self.found, 0, len(self.found), self.desc, offset, limit)
+
+
+class _Walk:
+    """A lazy, resumable pass over ``recs[i:j]`` (backwards when ``desc``) keeping the matches."""
+
+    def __init__(self, recs: list[Rec], i: int, j: int, checks, desc: bool):
+        self.recs, self.checks, self.desc = recs, checks, desc
+        self.pos, self.stop = (j - 1, i - 1) if desc else (i, j)
+        self.found: list[Rec] = []
+
+    def page(self, offset: int, limit: int) -> list[Rec]:
+        need = offset + limit
+        recs, checks, found = self.recs, self.checks, self.found
+        step = -1 if self.desc else 1
+        pos, stop = self.pos, self.stop
+        while len(found) < need and pos != stop:
+            r = recs[pos]
+            pos += step
+            if _passes(r, checks):
+                found.append(r)
+        self.pos = pos
+        return found[offset:need]
