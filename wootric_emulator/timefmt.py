@@ -22,7 +22,7 @@ OFFSET = 0
 LEGACY = 1
 ISO = 2
 
-_QUARTER_HOUR = 900  # every real time-zone transition falls on a quarter hour
+_VARIES = -(10**9)  # marks a day whose offset changes
 
 
 class TimeFormatter:
@@ -31,19 +31,25 @@ class TimeFormatter:
     def __init__(self, timezone: str):
         self.name = timezone
         self.zone = ZoneInfo(timezone)
-        self._offsets: dict[int, int] = {}
+        self._day_offsets: dict[int, int] = {}
         self._days: dict[int, str] = {}
         self._zones: dict[int, tuple[str, str]] = {}
 
+    def _offset_at(self, ts: int) -> int:
+        return int(datetime.fromtimestamp(ts, self.zone).utcoffset().total_seconds())
+
     def offset(self, ts: int) -> int:
-        """UTC offset in seconds at instant ``ts``."""
-        key = ts // _QUARTER_HOUR
-        off = self._offsets.get(key)
+        """UTC offset in seconds at instant ``ts``.
+
+        Cached per UTC day when the offset is the same at both ends of the day (no zone changes its
+        offset twice within a day); computed exactly on the few days when it changes.
+        """
+        day = ts // 86400
+        off = self._day_offsets.get(day)
         if off is None:
-            dt = datetime.fromtimestamp(key * _QUARTER_HOUR, self.zone)
-            off = int(dt.utcoffset().total_seconds())
-            self._offsets[key] = off
-        return off
+            first, last = self._offset_at(day * 86400), self._offset_at(day * 86400 + 86399)
+            off = self._day_offsets[day] = first if first == last else _VARIES
+        return off if off != _VARIES else self._offset_at(ts)
 
     def _repeats(self, ts: int) -> bool:
         local = datetime.fromtimestamp(ts, self.zone).replace(tzinfo=None)
@@ -54,8 +60,8 @@ class TimeFormatter:
     def format(self, ts: int | None, form: int = OFFSET) -> str | None:
         if ts is None:
             return None
-        off = self._offsets.get(ts // _QUARTER_HOUR)
-        if off is None:
+        off = self._day_offsets.get(ts // 86400)
+        if off is None or off == _VARIES:
             off = self.offset(ts)
         day, sec = divmod(ts + off, 86400)
         ymd = self._days.get(day)
