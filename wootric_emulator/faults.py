@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 KINDS = (
     "500",  # HTTP 500 with a JSON error body
@@ -33,6 +33,7 @@ class Fault:
     """
 
     kind: str
+    _: KW_ONLY
     path_prefix: str = "/v1/"
     after: int = 0
     times: int = 1
@@ -40,8 +41,8 @@ class Fault:
     seconds: float | None = None
     reset_header: bool = True
     users: int = 0
-    seen: int = field(default=0, compare=False)
-    hits: int = field(default=0, compare=False)
+    seen: int = field(default=0, init=False, compare=False)  # matching requests so far
+    hits: int = field(default=0, init=False, compare=False)  # requests it fired on
 
     def __post_init__(self):
         self.kind = str(self.kind)
