@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -63,8 +63,8 @@ def test_singer_tap_reads_exactly_what_the_emulator_holds(tmp_path):
 
     end = int(time.time()) // DAY * DAY - DAY
     start = end - 75 * DAY
-    busy1 = datetime.fromtimestamp(start + 20 * DAY, UTC).date().isoformat()
-    busy2 = datetime.fromtimestamp(start + 51 * DAY, UTC).date().isoformat()
+    busy1 = datetime.fromtimestamp(start + 20 * DAY, timezone.utc).date().isoformat()
+    busy2 = datetime.fromtimestamp(start + 51 * DAY, timezone.utc).date().isoformat()
     spec = DatasetSpec(
         users=5000,
         responses=2400,
@@ -81,7 +81,7 @@ def test_singer_tap_reads_exactly_what_the_emulator_holds(tmp_path):
         assert all(s["key_properties"] == ["id"] for s in catalog["streams"])
 
         config = tmp_path / "config.json"
-        start_date = datetime.fromtimestamp(start - 2 * DAY, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        start_date = datetime.fromtimestamp(start - 2 * DAY, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         config.write_text(
             json.dumps(
                 {

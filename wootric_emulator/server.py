@@ -116,7 +116,10 @@ class App:
         path = parts.path
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         if path.startswith("/_emulator/"):
-            return self.control(method, path, query, body), None
+            try:
+                return self.control(method, path, query, body), None
+            except ApiError as exc:
+                return errors_answer(exc.status, exc.message), None
         fault = self.plan.pick(path)
         answer = self._with_fault(fault, method, path, query, headers, body)
         return answer, fault
@@ -338,7 +341,7 @@ class App:
     # ------------------------------------------------------------------------ control
     def control(self, method: str, path: str, query: dict, body: bytes) -> Answer:
         ds, name = self.ds, path[len("/_emulator/") :]
-        n = _int_param(query, "n", 1) if "n" in query else 1
+        n = _int_param(query, "n", 1)
         seed = _int_param(query, "seed", 0)
         at = _int_param(query, "at", None)
         if name == "counters" and method == "GET":
