@@ -22,6 +22,7 @@ from source_wootric.auth import WootricAuthenticator
 from source_wootric.config import Tuning, WootricConfig, config_error
 
 USER_AGENT = "source-wootric (Airbyte)"
+TOKEN_PATH = "oauth/token"
 LOW_BUDGET = 2  # requests left in the window at which we wait for the reset rather than risk a 429
 
 
@@ -86,7 +87,8 @@ class WootricClient:
 
     @property
     def total_requests(self) -> int:
-        return sum(self.requests.values())
+        """Requests for data, the token requests left out: what the stream summaries and floors count."""
+        return sum(count for path, count in self.requests.items() if path != TOKEN_PATH)
 
     # -- the API -----------------------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: type = list) -> Any:
@@ -106,7 +108,7 @@ class WootricClient:
             return body
 
     def _post_form(self, url: str, query: dict[str, str], form: dict[str, str]) -> requests.Response:
-        return self._send("POST", url, "oauth/token", params=query, data=form)[0]
+        return self._send("POST", url, TOKEN_PATH, params=query, data=form)[0]
 
     def _failure(self, response: requests.Response, url: str) -> AirbyteTracedException:
         detail = _error_detail(response)

@@ -160,6 +160,12 @@ class WootricStream(HttpStream, ABC):
         super().__init__(authenticator=None)
 
     @property
+    def is_resumable(self) -> bool:
+        # Only the incremental streams checkpoint; HttpStream's state setter would otherwise make the CDK
+        # loop a full-refresh stream as "resumable full refresh" until a completion state it never sets.
+        return self.supports_incremental
+
+    @property
     def url_base(self) -> str:
         return f"{self.context.config.api_url}/v1/"
 
