@@ -901,6 +901,20 @@ def test_pytest_plugin_fixtures(emulator, make_emulator):
     assert requests.get(small.url + "/_emulator/counters", timeout=30).json() == {}
 
 
+def test_concurrent_clients_get_consistent_pages(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    want = sorted(emulator.end_users, key=lambda u: u["email"])
+
+    def reader(_):
+        with session(emulator) as s:
+            return walk(s, emulator, "/v1/end_users")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(reader, range(16)))
+    assert all(r == want for r in results)
+
+
 # ------------------------------------------------------------------------------------------- speed
 @pytest.mark.timeout(300)
 def test_speed_sanity_100k_users():

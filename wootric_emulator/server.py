@@ -484,7 +484,12 @@ class HttpServer:
 
     def __init__(self, app: App, host: str, port: int):
         self.server = _Server((host, port), app)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="wootric-emulator", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="wootric-emulator",
+            daemon=True,
+        )
 
     @property
     def address(self) -> tuple[str, int]:
