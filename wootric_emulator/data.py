@@ -557,17 +557,18 @@ class _Generator:
             c = tl.pick(start, end)
 
             def repick(c=c):
-                if rng.random() < 0.35:
-                    return min(end, c + rng.randint(0, 120))
-                return tl.pick(c, end)
+                """An updated_at for a user created at ``c``, not on a busy day."""
+                for _ in range(50):
+                    u = min(end, c + rng.randint(0, 120)) if rng.random() < 0.35 else tl.pick(c, end)
+                    if utc_day_start(u) not in busy_days:
+                        return u
+                day = utc_day_start(c) + DAY  # c's day and the ones after it are busy: the next free day
+                while day in busy_days:
+                    day += DAY
+                return day
 
             u = repick()
-            tries = 0
-            while utc_day_start(u) in busy_days and tries < 50:
-                u, tries = repick(), tries + 1
-            if utc_day_start(u) in busy_days:  # nowhere else to go: updated when created
-                c = u = tl.pick(start, min(busy_days) - 1) if min(busy_days) > start else end
-            out.append((c, uniq.take(u, repick)))
+            out.append((min(c, u), uniq.take(u, repick)))
         return out
 
     def _users(self, times: list[tuple[int, int]]) -> list[Rec]:
