@@ -57,7 +57,11 @@ class Output:
 
     def stream_state(self, stream: str) -> dict[str, Any] | None:
         return next(
-            (s["stream"]["stream_state"] for s in self.final_state if s["stream"]["stream_descriptor"]["name"] == stream),
+            (
+                s["stream"]["stream_state"]
+                for s in self.final_state
+                if s["stream"]["stream_descriptor"]["name"] == stream
+            ),
             None,
         )
 
@@ -70,7 +74,9 @@ class Output:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
 
-def run(args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 600, **files: Any) -> Output:
+def run(
+    args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 600, **files: Any
+) -> Output:
     """`source-wootric <args>`, where `--config config` etc. name JSON files written from `files`."""
     argv = [COMMAND]
     for arg in args:
@@ -93,7 +99,11 @@ def run(args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, t
 
 def config_for(emulator: Any, **overrides: Any) -> dict[str, Any]:
     config = {
-        "credentials": {"auth_type": "client_credentials", "client_id": "demo-client-id", "client_secret": CLIENT_SECRET},
+        "credentials": {
+            "auth_type": "client_credentials",
+            "client_id": "demo-client-id",
+            "client_secret": CLIENT_SECRET,
+        },
         "start_date": "2010-01-01T00:00:00Z",
         "base_url": emulator.url,
         "account_timezone": "America/Los_Angeles",
@@ -107,7 +117,11 @@ def discovered_streams() -> dict[str, dict[str, Any]]:
     """The streams as `discover` describes them (discover needs no API access)."""
     config = {"credentials": {"client_id": "x", "client_secret": "y"}, "start_date": "2020-01-01T00:00:00Z"}
     done = subprocess.run(
-        [COMMAND, "discover", "--config", "/dev/stdin"], input=json.dumps(config), capture_output=True, text=True, check=True
+        [COMMAND, "discover", "--config", "/dev/stdin"],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     catalog = next(json.loads(line)["catalog"] for line in done.stdout.splitlines() if '"CATALOG"' in line)
     return {stream["name"]: stream for stream in catalog["streams"]}
@@ -133,5 +147,8 @@ def catalog(**sync_modes: str) -> dict[str, Any]:
 def all_streams(mode: str = "incremental") -> dict[str, Any]:
     streams = discovered_streams()
     return catalog(
-        **{name: mode if mode in streams[name]["supported_sync_modes"] else "full_refresh" for name in STREAMS}
+        **{
+            name: mode if mode in streams[name]["supported_sync_modes"] else "full_refresh"
+            for name in STREAMS
+        }
     )

@@ -40,6 +40,7 @@ class Emulator:
             dataset = DatasetSpec(**dataset)
         self.spec = dataset if dataset is not None else DatasetSpec()
         self.compat = compat
+        self.account_timezone = account_timezone
         self.fmt = TimeFormatter(account_timezone)
         self.data = Dataset(self.spec, self.fmt, compat)
         self.credentials = Credentials(client_id, client_secret, username, password, account_token)
