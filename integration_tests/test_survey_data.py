@@ -72,7 +72,7 @@ def test_every_response_and_decline_is_read(account):
 
 
 def test_responses_cost_the_floor_of_requests(account):
-    emulator, _, _ = account
+    emulator, _ = account
     assert sum(emulator.counters["/v1/responses"].values()) <= math.ceil(4_000 / 49) + 1
     assert sum(emulator.counters["/v1/declines"].values()) <= math.ceil(1_200 / 49) + 1
 
