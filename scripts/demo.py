@@ -14,15 +14,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from wootric_emulator import DatasetSpec, Emulator
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the emulator lives beside the connector, not in its package
+
+from wootric_emulator import DatasetSpec, Emulator  # noqa: E402
+
 COMMAND = str(Path(sys.executable).parent / "source-wootric")
 
 
 def configured_catalog(config_path: Path) -> dict:
     """Every stream the connector discovers, incremental where it can be."""
-    discovered = subprocess.run([COMMAND, "discover", "--config", str(config_path)], capture_output=True, check=True)
+    discovered = subprocess.run(
+        [COMMAND, "discover", "--config", str(config_path)], capture_output=True, check=True
+    )
     catalog = next(
         json.loads(line)["catalog"] for line in discovered.stdout.splitlines() if b'"type":"CATALOG"' in line
     )
@@ -41,7 +45,9 @@ def configured_catalog(config_path: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output")
     args = parser.parse_args()
@@ -49,14 +55,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     with Emulator(dataset=DatasetSpec(users=args.users, seed=7)) as emulator:
-        print(f"Emulator serving a demo Wootric account at {emulator.url} (time zone {emulator.account_timezone})")
+        print(
+            f"Emulator serving a demo Wootric account at {emulator.url} (time zone {emulator.account_timezone})"
+        )
         config = {
             "credentials": {
                 "auth_type": "client_credentials",
                 "client_id": "demo-client-id",
                 "client_secret": "demo-client-secret",
             },
-            "start_date": "2015-01-01T00:00:00Z",
+            "start_date": "2019-01-01T00:00:00Z",
             "base_url": emulator.url,
             "account_timezone": emulator.account_timezone,
         }
@@ -88,7 +96,9 @@ def main() -> None:
                 if len(samples.setdefault(stream, [])) < 2:
                     samples[stream].append(data)
             elif message["type"] == "STATE":
-                states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]["stream"]["stream_state"]
+                states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]["stream"][
+                    "stream_state"
+                ]
             elif message["type"] == "TRACE" and message["trace"]["type"] == "ERROR":
                 failures.append(message["trace"]["error"]["message"])
     finally:

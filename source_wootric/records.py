@@ -147,8 +147,12 @@ class Shaper:
         return None
 
 
-def _passthrough(raw: Mapping[str, Any], consumed: frozenset[str]) -> Record:
-    return {key: value for key, value in raw.items() if key not in consumed}
+def _with_unknown_fields(record: Record, raw: Mapping[str, Any], consumed: frozenset[str]) -> Record:
+    """Appends the top-level fields we do not model, unchanged, after the documented columns."""
+    for key, value in raw.items():
+        if key not in consumed and key not in record:
+            record[key] = value
+    return record
 
 
 END_USER_FIELDS = frozenset(
@@ -169,8 +173,7 @@ def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
     last_response = shape.mapping("last_response", raw.get("last_response"))
     survey = shape.mapping("last_response__survey", last_response.get("survey"))
     settings = shape.mapping("settings", raw.get("settings"))
-    record = _passthrough(raw, END_USER_FIELDS)
-    record.update(
+    record = dict(
         id=shape.integer("id", raw.get("id")),
         created_at=shape.timestamp("created_at", raw.get("created_at")),
         updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
@@ -187,7 +190,7 @@ def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
     )
     for name in SETTINGS:
         record[f"settings_{name}"] = shape.boolean(f"settings_{name}", settings.get(name))
-    return record
+    return _with_unknown_fields(record, raw, END_USER_FIELDS)
 
 
 def end_user_properties(
@@ -218,11 +221,11 @@ RESPONSE_FIELDS = SURVEY_EVENT_FIELDS | {
 
 
 def decline(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    return _survey_event(raw, shape, SURVEY_EVENT_FIELDS)
+    return _with_unknown_fields(_survey_event(raw, shape), raw, SURVEY_EVENT_FIELDS)
 
 
 def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    record = _survey_event(raw, shape, RESPONSE_FIELDS)
+    record = _survey_event(raw, shape)
     record.update(
         score=shape.integer("score", raw.get("score")),
         text=shape.text("text", raw.get("text")),
@@ -233,13 +236,12 @@ def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
         tags=shape.string_list("tags", raw.get("tags")),
         notes=shape.any_list("notes", raw.get("notes")),
     )
-    return record
+    return _with_unknown_fields(record, raw, RESPONSE_FIELDS)
 
 
-def _survey_event(raw: Mapping[str, Any], shape: Shaper, consumed: frozenset[str]) -> Record:
+def _survey_event(raw: Mapping[str, Any], shape: Shaper) -> Record:
     end_user_snapshot = shape.mapping("end_user", raw.get("end_user"))
-    record = _passthrough(raw, consumed)
-    record.update(
+    return dict(
         id=shape.integer("id", raw.get("id")),
         end_user_id=shape.integer("end_user_id", raw.get("end_user_id")),
         survey_id=shape.integer("survey_id", raw.get("survey_id")),
@@ -249,14 +251,15 @@ def _survey_event(raw: Mapping[str, Any], shape: Shaper, consumed: frozenset[str
         updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
         end_user__properties=shape.object("end_user__properties", end_user_snapshot.get("properties")),
     )
-    return record
+
+
+SEGMENT_FIELDS = frozenset({"name", "data_type", "created_at"})
 
 
 def segment(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    record = _passthrough(raw, frozenset({"name", "data_type", "created_at"}))
-    record.update(
+    record = dict(
         name=shape.text("name", raw.get("name")),
         data_type=shape.text("data_type", raw.get("data_type")),
         created_at=shape.timestamp("created_at", raw.get("created_at")),
     )
-    return record
+    return _with_unknown_fields(record, raw, SEGMENT_FIELDS)
