@@ -97,6 +97,15 @@ def run(
     return Output(done.returncode, done.stdout, done.stderr)
 
 
+def read(tmp_path: Path, config: dict, catalog: dict, state: list | None = None, **kwargs: Any) -> Output:
+    """`source-wootric read`, with a state when one is given."""
+    args = ["read", "--config", "config", "--catalog", "catalog"] + (
+        ["--state", "state"] if state is not None else []
+    )
+    files = {"config": config, "catalog": catalog, **({"state": state} if state is not None else {})}
+    return run(args, tmp_path, **files, **kwargs)
+
+
 def config_for(emulator: Any, **overrides: Any) -> dict[str, Any]:
     config = {
         "credentials": {

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.connector import catalog, config_for, run
+from integration_tests.connector import catalog, config_for, read
 from source_wootric.source import SourceWootric
 from wootric_emulator import DatasetSpec, Emulator
 
@@ -60,8 +60,7 @@ def comparable(records: dict[str, list[dict]]) -> list[dict]:
 
 
 def test_basic_read_gives_the_expected_records(emulator, tmp_path):
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator, start_date="2021-01-01T00:00:00Z"),
         catalog=catalog(**dict.fromkeys(FILED_STREAMS, "full_refresh")),
@@ -82,8 +81,7 @@ def state_file(name: str) -> list[dict]:
 
 def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tmp_path):
     state = state_file("sample_state.json")
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    out = read(
         tmp_path,
         config=config_for(emulator, start_date="2021-01-01T00:00:00Z", lookback_window_days=0),
         catalog=catalog(end_users="incremental", responses="incremental"),
@@ -106,8 +104,7 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
 
 def test_incremental_from_the_abnormal_state_reads_nothing(emulator, tmp_path):
     state = state_file("abnormal_state.json")
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    out = read(
         tmp_path,
         config=config_for(emulator, start_date="2021-01-01T00:00:00Z"),
         catalog=catalog(

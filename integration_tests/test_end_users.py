@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from integration_tests.connector import catalog, config_for, run
+from integration_tests.connector import catalog, config_for, read
 from wootric_emulator import DatasetSpec, Fault
 
 pytestmark = pytest.mark.timeout(600)
@@ -80,8 +80,7 @@ def requests_of(emulator, path: str = "/v1/end_users") -> int:
 
 def test_full_refresh_reads_every_end_user_and_property(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=1_200, seed=11))
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="full_refresh", end_users_properties="full_refresh"),
@@ -96,16 +95,14 @@ def test_full_refresh_reads_every_end_user_and_property(make_emulator, tmp_path)
 def test_the_substream_costs_no_extra_request(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=1_000, seed=12))
     config = config_for(emulator)
-    alone = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    alone = read(
         tmp_path,
         config=config,
         catalog=catalog(end_users="incremental"),
     )
     requests_alone = requests_of(emulator)
     emulator.reset_counters()
-    both = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    both = read(
         tmp_path,
         config=config,
         catalog=catalog(**BOTH),
@@ -123,8 +120,7 @@ def test_the_substream_costs_no_extra_request(make_emulator, tmp_path):
 
 def test_requests_stay_at_the_floor(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=2_000, seed=13))
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="incremental"),
@@ -138,8 +134,7 @@ def test_requests_stay_at_the_floor(make_emulator, tmp_path):
 def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=800, seed=14))
     config = config_for(emulator)
-    first = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    first = read(
         tmp_path,
         config=config,
         catalog=catalog(**BOTH),
@@ -149,8 +144,7 @@ def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
     assert first.stream_state("end_users")["version"] == 1
 
     emulator.reset_counters()
-    unchanged = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    unchanged = read(
         tmp_path,
         config=config,
         catalog=catalog(**BOTH),
@@ -161,8 +155,7 @@ def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
     time.sleep(1.1)  # the clock margin: changes of the current second wait for the next sync
     changed = set(emulator.update_users(25, seed=3))
     time.sleep(1.1)
-    second = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    second = read(
         tmp_path,
         config=config,
         catalog=catalog(**BOTH),
@@ -181,8 +174,7 @@ def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
 def test_bulk_imports_and_clusters_past_the_paging_limit_are_read_whole(make_emulator, tmp_path):
     spec = DatasetSpec(users=9_000, seed=15, bulk_import_users=5_000, bulk_created_same_second=2_000)
     emulator = make_emulator(dataset=spec)
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="incremental"),
@@ -195,8 +187,7 @@ def test_bulk_imports_and_clusters_past_the_paging_limit_are_read_whole(make_emu
 
 def test_a_cluster_beyond_what_the_api_reaches_is_reported(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=3_200, seed=16, bulk_created_same_second=3_100))
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="full_refresh"),
@@ -209,8 +200,7 @@ def test_a_cluster_beyond_what_the_api_reaches_is_reported(make_emulator, tmp_pa
 
 def test_sparse_years_cost_no_empty_windows(make_emulator, tmp_path):
     emulator = make_emulator(dataset=DatasetSpec(users=1_000, seed=17, start="2012-01-01", sparse_years=6))
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="incremental"),
@@ -225,16 +215,14 @@ def test_users_updated_while_the_sync_reads_arrive_by_the_next_sync(make_emulato
         dataset=DatasetSpec(users=3_000, seed=18, bulk_created_same_second=400), faults=faults
     )
     config = config_for(emulator)
-    first = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    first = read(
         tmp_path,
         config=config,
         catalog=catalog(end_users="incremental"),
     )
     emulator.set_faults([])
     time.sleep(1.1)
-    second = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    second = read(
         tmp_path,
         config=config,
         catalog=catalog(end_users="incremental"),
@@ -254,8 +242,7 @@ def test_a_state_from_the_future_reads_nothing_and_keeps_the_state(make_emulator
     state = [
         {"type": "STREAM", "stream": {"stream_descriptor": {"name": "end_users"}, "stream_state": future}}
     ]
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="incremental"),
@@ -279,8 +266,7 @@ def test_a_malformed_state_is_a_config_error(make_emulator, tmp_path):
             },
         }
     ]
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    out = read(
         tmp_path,
         config=config_for(emulator),
         catalog=catalog(end_users="incremental"),

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from integration_tests.connector import catalog, config_for, run
+from integration_tests.connector import catalog, config_for, read
 from wootric_emulator import DatasetSpec
 
 pytestmark = pytest.mark.timeout(600)
@@ -51,8 +51,7 @@ def account(request, tmp_path_factory):
         "segments": "full_refresh",
         "nps_summary": "incremental",
     }
-    out = run(
-        ["read", "--config", "config", "--catalog", "catalog"],
+    out = read(
         tmp,
         config=config_for(emulator, start_date="2022-06-01T00:00:00Z"),
         catalog=catalog(**sync_modes),
@@ -116,8 +115,7 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
     time.sleep(1.1)
     edited = set(emulator.edit_responses(5, seed=4))
     time.sleep(1.1)
-    second = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    second = read(
         tmp_path,
         config=config,
         catalog=catalog(responses="incremental"),
@@ -134,8 +132,7 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
             assert epoch(latest[raw["id"]].get("updated_at")) == emulator.epoch(raw["updated_at"])
     # Without a look-back, the next sync asks once and reads nothing already read.
     emulator.reset_counters()
-    third = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    third = read(
         tmp_path,
         config={**config, "lookback_window_days": 0},
         catalog=catalog(responses="incremental"),
@@ -151,8 +148,7 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
 def test_nps_summary_incremental_rereads_the_open_and_look_back_periods(account, tmp_path):
     emulator, first = account
     config = config_for(emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=40)
-    second = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    second = read(
         tmp_path,
         config=config,
         catalog=catalog(nps_summary="incremental"),
@@ -167,8 +163,7 @@ def test_nps_summary_incremental_rereads_the_open_and_look_back_periods(account,
         s.isoformat() for s, _ in months(expected_first, today)
     ]
     # Another period starts the stream afresh rather than mixing months and weeks.
-    weekly = run(
-        ["read", "--config", "config", "--catalog", "catalog", "--state", "state"],
+    weekly = read(
         tmp_path,
         config={**config, "nps_summary_period": "week"},
         catalog=catalog(nps_summary="incremental"),

@@ -56,9 +56,9 @@ class SourceWootric(AbstractSource):
         try:
             return super().read_catalog(catalog_path)
         except Exception as error:
-            raise config_error(
-                f"The catalog file {catalog_path} is not a configured Airbyte catalog ({type(error).__name__}: "
-                f"{str(error)[:300]}). Run `discover` and select streams from its output."
+            advice = "Run `discover` and select streams from its output."
+            raise _unreadable_file(
+                "catalog", catalog_path, "a configured Airbyte catalog", error, advice
             ) from None
 
     @classmethod
@@ -66,9 +66,9 @@ class SourceWootric(AbstractSource):
         try:
             return super().read_state(state_path)
         except Exception as error:
-            raise config_error(
-                f"The state file {state_path} is not a list of Airbyte STATE messages ({type(error).__name__}: "
-                f"{str(error)[:300]}). Pass the STATE messages of the last sync, or no state to start afresh."
+            advice = "Pass the STATE messages of the last sync, or no state to start afresh."
+            raise _unreadable_file(
+                "state", state_path, "a list of Airbyte STATE messages", error, advice
             ) from None
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
@@ -87,3 +87,9 @@ class SourceWootric(AbstractSource):
             Segments(context),
             NpsSummary(context),
         ]
+
+
+def _unreadable_file(kind: str, path: str, expected: str, error: Exception, advice: str) -> Exception:
+    return config_error(
+        f"The {kind} file {path} is not {expected} ({type(error).__name__}: {str(error)[:300]}). {advice}"
+    )
