@@ -95,6 +95,11 @@ class WootricAuthenticator:
 
     def _rejection(self, response: requests.Response) -> Exception:
         hint = _region_hint(self.credentials.account_token, self.api_url)
+        if response.status_code in (404, 405):
+            return config_error(
+                f"{self.token_url} is not Wootric's token endpoint (HTTP {response.status_code}): check `base_url`"
+                " (scheme://host, without /v1) or `region`."
+            )
         if self.credentials.grant_type == "client_credentials":
             what = "`credentials.client_id` and `credentials.client_secret` (Wootric app: Settings -> API)"
         else:

@@ -56,9 +56,12 @@ class RateLimitBudget:
             pass  # a header we cannot read tells us nothing; the 429 handling still protects us
 
     def wait_before_next(self, now: float, fallback: float) -> float:
+        """Seconds to wait before the next request: until the reported reset when the budget is nearly
+        spent, but never longer than `fallback` (the documented window), so that a clock skewed against the
+        API's cannot stall the sync."""
         if self.remaining is None or self.remaining > LOW_BUDGET:
             return 0.0
-        return max(0.0, (self.reset_at - now) if self.reset_at else fallback)
+        return min(fallback, max(0.0, (self.reset_at - now) if self.reset_at else fallback))
 
     def describe(self) -> str:
         if self.remaining is None:
@@ -83,6 +86,9 @@ class WootricClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.budget = RateLimitBudget()
         self.requests: Counter[str] = Counter()  # by the path asked, for the stream summaries
+        # Set when a request exhausted its retries; until an answer comes, later requests are tried once, so
+        # that an outage fails the remaining streams of the sync in seconds instead of minutes each.
+        self._outage_since: float | None = None
         self.auth = WootricAuthenticator(config.credentials, config.api_url, self._post_form, clock)
 
     @property
@@ -108,7 +114,8 @@ class WootricClient:
             return body
 
     def _post_form(self, url: str, query: dict[str, str], form: dict[str, str]) -> requests.Response:
-        return self._send("POST", url, TOKEN_PATH, params=query, data=form)[0]
+        # expect=dict: a token answer cut short or not JSON is a transient failure, retried like any other.
+        return self._send("POST", url, TOKEN_PATH, params=query, data=form, expect=dict)[0]
 
     def _failure(self, response: requests.Response, url: str) -> AirbyteTracedException:
         detail = _error_detail(response)
@@ -139,11 +146,12 @@ class WootricClient:
         headers_fn: Callable[[], dict[str, str]] | None = None,
         expect: type | None = None,
     ) -> tuple[requests.Response, Any]:
-        """Sends until the answer is final: waits out 429s however long they last, retries transient
-        failures with exponential backoff within a bounded time, then raises a transient error."""
+        """Sends until the answer is final: waits out 429s (up to `max_rate_limit_seconds` in all), retries
+        transient failures with exponential backoff within a bounded time, then raises a transient error."""
         tuning = self.tuning
         first_failure_at: float | None = None
         attempt = 0
+        rate_limited_for, rate_limited_answers = 0.0, 0
         while True:
             wait = self.budget.wait_before_next(self.clock(), tuning.rate_limit_fallback_wait)
             if wait:
@@ -159,24 +167,41 @@ class WootricClient:
                 first_failure_at = first_failure_at or now
                 attempt += 1
                 delay = tuning.backoff_base * 2 ** (attempt - 1)
-                if (
-                    attempt > tuning.max_transient_retries
-                    or now + delay - first_failure_at > tuning.max_transient_seconds
-                ):
+                retries = tuning.max_transient_retries if self._outage_since is None else 0
+                if attempt > retries or now + delay - first_failure_at > tuning.max_transient_seconds:
+                    earlier = (
+                        " Wootric had already failed earlier in this sync, so this request was tried once."
+                        if self._outage_since is not None
+                        else ""
+                    )
+                    self._outage_since = self._outage_since or now
                     raise transient_error(
-                        f"Wootric could not be reached or kept failing for {url}: {attempt} attempts over "
-                        f"{now - first_failure_at:.0f} s, the last one {error}. This is usually temporary; "
-                        "a sync resumes from its last state. If it persists, check `base_url` or `region`."
+                        f"Wootric could not be reached or kept failing for {url}: {_count(attempt, 'attempt')} over "
+                        f"{now - first_failure_at:.0f} s, the last one {error}.{earlier} This is usually "
+                        "temporary; a sync resumes from its last state. If it persists, check `base_url` or "
+                        "`region`."
                     ) from None
                 self.logger.warning(f"{error}; retry {attempt} in {delay:.1f} s")
                 self.sleep(delay)
                 continue
             if response.status_code == 429:
                 reset = _header_number(response, "X-Rate-Limit-Reset")
-                wait = max(1.0, reset - self.clock()) if reset else tuning.rate_limit_fallback_wait
+                fallback = tuning.rate_limit_fallback_wait
+                wait = min(fallback, max(1.0, reset - self.clock())) if reset else fallback
+                rate_limited_answers += 1
+                allowed = tuning.max_rate_limit_seconds if self._outage_since is None else 0.0
+                if rate_limited_for + wait > allowed:
+                    self._outage_since = self._outage_since or self.clock()
+                    raise transient_error(
+                        f"Wootric kept answering HTTP 429 (rate limited) for {url}: {_count(rate_limited_answers, 'answer')} "
+                        f"over {rate_limited_for:.0f} s of waiting. Another client may be using up the "
+                        "account's rate limit; the next sync resumes from the last state."
+                    )
+                rate_limited_for += wait
                 self.logger.info(f"Rate limited (HTTP 429) on {counter_key}; waiting {wait:.0f} s")
                 self.sleep(wait)
                 continue
+            self._outage_since = None
             return response, body
 
     def _once(
@@ -216,6 +241,10 @@ class WootricClient:
         if not isinstance(body, expect):
             raise TransientError(f"an answer on {counter_key} that is not a JSON {expect.__name__}")
         return response, body
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _header_number(response: requests.Response, name: str) -> float | None:

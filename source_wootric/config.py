@@ -40,7 +40,9 @@ class Tuning:
     backoff_base: float = 2.0  # seconds before the first retry of a transient failure; doubles each time
     max_transient_retries: int = 8
     max_transient_seconds: float = 600.0
-    rate_limit_fallback_wait: float = 60.0  # a 429 without X-Rate-Limit-Reset waits this long
+    # A 429 without X-Rate-Limit-Reset waits this long, and no rate-limit wait is longer (the documented window).
+    rate_limit_fallback_wait: float = 60.0
+    max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
 
     @classmethod
@@ -52,13 +54,23 @@ class Tuning:
             "max_transient_retries": "WOOTRIC_MAX_RETRIES",
             "max_transient_seconds": "WOOTRIC_MAX_RETRY_SECONDS",
             "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
+            "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
             if name in os.environ:
-                kind = type(getattr(cls, field))
-                values[field] = kind(os.environ[name])
+                try:
+                    number = float(os.environ[name])
+                except ValueError:
+                    number = -1.0
+                least = 0.001 if field.endswith("timeout") else 0.0
+                if not number >= least or number == float("inf"):
+                    raise config_error(
+                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0, "
+                        f"not {os.environ[name]!r}."
+                    )
+                values[field] = int(number) if isinstance(getattr(cls, field), int) else number
         return cls(**values)
 
 
@@ -90,6 +102,10 @@ class WootricConfig:
 
 def _required_text(mapping: Mapping[str, Any], key: str, where: str) -> str:
     value = mapping.get(key)
+    if value is not None and not isinstance(value, str):
+        raise config_error(
+            f"`{where}{key}` must be text, not {_kind(value)}: copy it from Wootric's Settings -> API page."
+        )
     if not isinstance(value, str) or not value.strip():
         raise config_error(
             f"`{where}{key}` is missing or empty: copy it from Wootric's Settings -> API page."
@@ -97,10 +113,26 @@ def _required_text(mapping: Mapping[str, Any], key: str, where: str) -> str:
     return value.strip()
 
 
+def _kind(value: Any) -> str:
+    """The JSON kind of a value, for messages that must not echo it (it may be a secret)."""
+    for kind, name in (
+        (bool, "true/false"),
+        (int, "a number"),
+        (float, "a number"),
+        (str, "text"),
+        (list, "a list"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return "an object" if isinstance(value, Mapping) else "null"
+
+
 def _credentials(raw: Any) -> Credentials:
     if not isinstance(raw, Mapping):
+        problem = "is missing" if raw is None else f"must be an object, not {_kind(raw)}"
         raise config_error(
-            "`credentials` is missing: choose OAuth client credentials or e-mail and password."
+            f"`credentials` {problem}: choose OAuth client credentials (client_id, client_secret) or e-mail and "
+            "password (username, password)."
         )
     auth_type = raw.get("auth_type", "client_credentials")
     if auth_type == "client_credentials":
@@ -124,6 +156,10 @@ def _credentials(raw: Any) -> Credentials:
 
 
 def parse_start_date(value: Any) -> int:
+    if value is not None and not isinstance(value, str):
+        raise config_error(
+            f"`start_date` must be text, not {_kind(value)}: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z."
+        )
     if not isinstance(value, str) or not value.strip():
         raise config_error(
             "`start_date` is required: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z."
