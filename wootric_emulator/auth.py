@@ -35,6 +35,7 @@ class TokenStore:
         self._lock = threading.Lock()
         self._access: dict[str, tuple[str, float]] = {}  # token -> (holder, expires_at)
         self._refresh: dict[str, str] = {}  # refresh token -> holder
+        self._issued: list[str] = []  # every access and refresh token ever handed out, revoked ones too
 
     def grant(self, form: dict, query: dict, basic: tuple[str, str] | None) -> dict:
         """Answer of ``POST /oauth/token`` for a form body; raises :class:`OAuthError`."""
@@ -99,11 +100,18 @@ class TokenStore:
         }
         with self._lock:
             self._access[token] = (holder, now + self.ttl)
+            self._issued.append(token)
             if refresh:
                 rt = secrets.token_hex(32)
                 self._refresh[rt] = holder
+                self._issued.append(rt)
                 answer["refresh_token"] = rt
         return answer
+
+    def issued(self) -> list[str]:
+        """Every access and refresh token handed out so far, expired and revoked ones included."""
+        with self._lock:
+            return list(self._issued)
 
     def holder(self, token: str) -> str | None:
         """The holder of a valid access token, None for unknown, expired or revoked tokens."""

@@ -111,6 +111,10 @@ class Emulator:
     def revoke_tokens(self) -> None:
         self.tokens.revoke_all()
 
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token issued so far (for tests that check that none leaks)."""
+        return self.tokens.issued()
+
     # ------------------------------------------------------------------ faults and counters
     @property
     def faults(self) -> list[Fault]:
