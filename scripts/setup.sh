@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with the locked dependencies and the connector installed in it. Idempotent: a second run
-# with the same lock file does nothing. Needs only python3 with pip.
+# with the same lock file does nothing. Needs only python3 with pip. Byte-code is compiled at install time,
+# since a start-up that compiles the CDK from source costs seconds (and PYTHONDONTWRITEBYTECODE may be set).
 #   scripts/setup.sh            runtime and development dependencies (tests, lint, benchmark)
 #   scripts/setup.sh --runtime  runtime dependencies only (enough for the demo)
 set -euo pipefail
@@ -21,7 +22,7 @@ if [[ -f "$stamp" ]]; then
 fi
 [[ -x .venv/bin/python ]] || uv venv --quiet --python python3 .venv
 echo "setup: installing $lock into .venv" >&2
-uv pip install --quiet --python .venv/bin/python -r "$lock"
+uv pip install --quiet --compile-bytecode --python .venv/bin/python -r "$lock"
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
 rm -f .venv/.installed-*
 touch "$stamp"
