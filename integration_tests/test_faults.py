@@ -1,0 +1,311 @@
+"""Faults through the real `source-wootric read`, against the emulator's fault injection.
+
+Each scenario reads end users, their properties and responses. A fault that ends must leave exactly the
+emulator's records (compared by primary key, with their updated_at / created_at instants and property
+values); a fault that does not end must stop the sync within a bounded time with a classified error
+(transient or config) and a state from which a second run, the fault gone, completes the data. Every run
+holds known secrets and is checked for leaks and stray tracebacks (`guarded.run_guarded`), `--debug` on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from integration_tests.connector import Output, catalog
+from integration_tests.guarded import guarded_config, guarded_emulator, run_guarded
+from wootric_emulator import DatasetSpec, Fault
+
+pytestmark = pytest.mark.timeout(120)
+
+STREAMS = {"end_users": "incremental", "end_users_properties": "incremental", "responses": "incremental"}
+READ = ["read", "--debug", "--config", "config", "--catalog", "catalog"]
+RESUME = [*READ, "--state", "state"]
+# A fixed end, so that the data never changes under a test; ~9 pages of users and ~13 of responses.
+DATASET = {"users": 400, "responses": 600, "declines": 0, "end": "2025-06-01"}
+
+
+def epoch(value: str | None) -> int | None:
+    return None if value is None else int(datetime.fromisoformat(value).timestamp())
+
+
+def property_text(value: Any) -> str | None:
+    return (
+        value
+        if value is None or isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    )
+
+
+def expected(emulator: Any) -> dict[str, dict]:
+    users = emulator.end_users
+    return {
+        "end_users": {
+            u["id"]: (emulator.epoch(u["updated_at"]), emulator.epoch(u["created_at"])) for u in users
+        },
+        "end_users_properties": {
+            (u["id"], key): property_text(value)
+            for u in users
+            for key, value in (u.get("properties") or {}).items()
+        },
+        "responses": {r["id"]: emulator.epoch(r["created_at"]) for r in emulator.responses},
+    }
+
+
+def received(*outputs: Output) -> tuple[dict[str, dict], Counter]:
+    """What a destination deduplicating on the primary key holds after these runs (the last copy wins),
+    and how many duplicates it folded."""
+    got: dict[str, dict] = {name: {} for name in STREAMS}
+    duplicates: Counter = Counter()
+    for out in outputs:
+        records = out.records
+        for r in records["end_users"]:
+            duplicates["end_users"] += r["id"] in got["end_users"]
+            got["end_users"][r["id"]] = (epoch(r.get("updated_at")), epoch(r.get("created_at")))
+        for r in records["end_users_properties"]:
+            key = (r["end_user_id"], r["property_key"])
+            duplicates["end_users_properties"] += key in got["end_users_properties"]
+            got["end_users_properties"][key] = r.get("property_value")
+        for r in records["responses"]:
+            duplicates["responses"] += r["id"] in got["responses"]
+            got["responses"][r["id"]] = epoch(r.get("created_at"))
+    return got, duplicates
+
+
+def assert_exact(emulator: Any, *outputs: Output) -> Counter:
+    got, duplicates = received(*outputs)
+    want = expected(emulator)
+    for name in STREAMS:
+        missing, extra = set(want[name]) - set(got[name]), set(got[name]) - set(want[name])
+        assert not missing and not extra, f"{name}: missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
+        wrong = [key for key in want[name] if want[name][key] != got[name][key]]
+        assert not wrong, f"{name}: values differ for {wrong[:5]}"
+    return duplicates
+
+
+def single_run_duplicates(out: Output) -> Counter:
+    return received(out)[1]
+
+
+def summary(name: str, emulator: Any, started: float, *outputs: Output) -> str:
+    retries = sum(1 for out in outputs for line in out.logs if "; retry " in line)
+    waits = sum(1 for out in outputs for line in out.logs if "Rate limited (HTTP 429)" in line)
+    line = (
+        f"[fault] {name}: {time.monotonic() - started:.1f} s, {len(outputs)} run(s), counters {emulator.counters}, "
+        f"{retries} retries, {waits} 429 waits, exit codes {[o.returncode for o in outputs]}"
+    )
+    print(line)
+    return line
+
+
+def read(
+    emulator: Any, tmp_path: Any, *, auth: str = "client_credentials", env: dict | None = None, state=None
+) -> Output:
+    files: dict[str, Any] = {"config": guarded_config(emulator, auth=auth), "catalog": catalog(**STREAMS)}
+    if state is not None:
+        files["state"] = state
+    return run_guarded(RESUME if state is not None else READ, tmp_path, emulator, env=env, **files)
+
+
+def assert_succeeded(out: Output) -> None:
+    assert out.returncode == 0 and not out.errors, (out.errors, out.stderr[-1000:])
+
+
+# -- faults that end: the sync completes with exactly the emulator's records -------------------------------
+ENDING = {
+    "429 storm with X-Rate-Limit-Reset, under a real rate limit": (
+        {"rate_limit": (12, 1)},
+        [Fault("429", after=3, times=3), Fault("429", path_prefix="/v1/responses", after=4, times=2)],
+        {"WOOTRIC_RATE_LIMIT_WAIT": "3"},
+    ),
+    "429 storm without X-Rate-Limit-Reset": (
+        {},
+        [Fault("429", after=2, times=8, reset_header=False)],
+        {"WOOTRIC_RATE_LIMIT_WAIT": "0.2"},
+    ),
+    "bursts of 500, 502 and 503": (
+        {},
+        [
+            Fault("500", path_prefix="/v1/end_users", after=1, times=3),
+            Fault("502", path_prefix="/v1/responses", after=2, times=4),
+            Fault("503", after=6, times=2),
+            Fault("503", probability=0.15, after=20),
+        ],
+        {},
+    ),
+    "connection resets": (
+        {"fault_seed": 7},
+        [
+            Fault("reset", after=2, times=2),
+            Fault("reset", probability=0.2),
+            Fault("reset", path_prefix="/oauth/token"),
+        ],
+        {},
+    ),
+    "truncated and non-JSON bodies, the token's too": (
+        {},
+        [
+            Fault("truncated", path_prefix="/oauth/token"),
+            Fault("not_json", path_prefix="/oauth/token", after=1),
+            Fault("truncated", path_prefix="/v1/end_users", after=2, times=2),
+            Fault("not_json", path_prefix="/v1/responses", after=3, times=2),
+            Fault("not_json", path_prefix="/v1/segments"),
+        ],
+        {},
+    ),
+    "slow answers past the read timeout": (
+        {},
+        [
+            Fault("slow", seconds=1.5, after=2, times=2),
+            Fault("slow", path_prefix="/v1/responses", seconds=1.5, after=5),
+        ],
+        {"WOOTRIC_READ_TIMEOUT": "0.4"},
+    ),
+    "the token endpoint failing for a while": (
+        {},
+        [Fault("token_500", times=3)],
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ENDING))
+def test_a_fault_that_ends_leaves_exactly_the_emulators_records(make_emulator, tmp_path, name):
+    emulator_kwargs, faults, env = ENDING[name]
+    emulator = guarded_emulator(
+        make_emulator, dataset=DatasetSpec(seed=31, **DATASET), faults=faults, **emulator_kwargs
+    )
+    started = time.monotonic()
+    out = read(emulator, tmp_path, env=env)
+    summary(name, emulator, started, out)
+    assert_succeeded(out)
+    assert sum(fault.hits for fault in emulator.faults) >= len(faults) - 1  # the faults really fired
+    duplicates = assert_exact(emulator, out)
+    assert duplicates == Counter(), duplicates  # one run: retries never emit a record twice
+    assert emulator.issued_tokens()
+
+
+def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emulator, tmp_path):
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=32, **DATASET), rate_limit=(6, 1))
+    started = time.monotonic()
+    out = read(emulator, tmp_path, env={"WOOTRIC_RATE_LIMIT_WAIT": "3"})
+    summary("rate limit 6 per second", emulator, started, out)
+    assert_succeeded(out)
+    assert_exact(emulator, out)
+    assert all(429 not in counts for counts in emulator.counters.values()), emulator.counters
+    assert any("Rate limit nearly used up" in line for line in out.logs)
+
+
+@pytest.mark.parametrize("auth", ["client_credentials", "password"])
+def test_tokens_that_expire_during_the_sync_are_renewed(make_emulator, tmp_path, auth):
+    # Tokens live 2 s; one answer takes 2.5 s, so its token expires while the API works on it: a 401.
+    faults = [Fault("slow", path_prefix="/v1/end_users", seconds=2.5, after=3)]
+    emulator = guarded_emulator(
+        make_emulator, dataset=DatasetSpec(seed=33, **DATASET), token_ttl=2, faults=faults
+    )
+    started = time.monotonic()
+    out = read(emulator, tmp_path, auth=auth, env={"WOOTRIC_READ_TIMEOUT": "10"})
+    summary(f"token expiry ({auth})", emulator, started, out)
+    assert_succeeded(out)
+    assert_exact(emulator, out)
+    assert emulator.counters["/v1/end_users"].get(401, 0) >= 1
+    assert emulator.counters["/oauth/token"][200] > 2  # renewed, with a refresh token for the password grant
+    assert len(emulator.issued_tokens()) > 2
+
+
+@pytest.mark.parametrize("auth", ["client_credentials", "password"])
+def test_a_token_revoked_mid_sync_is_replaced(make_emulator, tmp_path, auth):
+    faults = [
+        Fault("revoke", path_prefix="/v1/end_users", after=3),
+        Fault("revoke", path_prefix="/v1/responses", after=5),
+    ]
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=34, **DATASET), faults=faults)
+    started = time.monotonic()
+    out = read(emulator, tmp_path, auth=auth)
+    summary(f"token revoked ({auth})", emulator, started, out)
+    assert_succeeded(out)
+    assert_exact(emulator, out)
+    tokens = emulator.counters["/oauth/token"]
+    assert tokens[200] == 3  # the first token and one after each revocation
+    # The password grant first tries its (revoked) refresh token, then signs in again.
+    assert tokens.get(400, 0) == (2 if auth == "password" else 0)
+
+
+def test_users_updated_while_the_sync_reads_arrive_whole_by_the_next_sync(make_emulator, tmp_path):
+    faults = [Fault("update_users", path_prefix="/v1/end_users", after=1, times=6, users=8)]
+    dataset = DatasetSpec(seed=35, users=900, responses=300, declines=0, bulk_created_same_second=120)
+    emulator = guarded_emulator(make_emulator, dataset=dataset, faults=faults)
+    started = time.monotonic()
+    first = read(emulator, tmp_path)
+    assert_succeeded(first)
+    time.sleep(1.2)  # the clock margin: the next sync reads through the last update
+    second = read(emulator, tmp_path, state=first.final_state)
+    summary("users updated while read", emulator, started, first, second)
+    assert_succeeded(second)
+    assert emulator.faults[0].hits == 6
+    duplicates = assert_exact(emulator, first, second)
+    print(f"[fault] users updated while read: duplicates folded by primary key {dict(duplicates)}")
+
+
+# -- faults that do not end: a classified error in bounded time, then a run from the state completes -------
+NOT_ENDING = {
+    "503 for good": ([Fault("503", after=5, times=-1)], {}, "transient_error"),
+    "connection resets for good": (
+        [Fault("reset", path_prefix="/v1/responses", after=3, times=-1)],
+        {},
+        "transient_error",
+    ),
+    "slow for good": (
+        [Fault("slow", path_prefix="/v1/end_users", seconds=1.0, after=4, times=-1)],
+        {"WOOTRIC_READ_TIMEOUT": "0.3", "WOOTRIC_MAX_RETRIES": "2"},
+        "transient_error",
+    ),
+    "429 for good, no reset header": (
+        [Fault("429", after=6, times=-1, reset_header=False)],
+        {"WOOTRIC_RATE_LIMIT_WAIT": "0.3", "WOOTRIC_MAX_RATE_LIMIT_SECONDS": "1.5"},
+        "transient_error",
+    ),
+    "token endpoint down once the first token expired": (
+        [Fault("token_500", after=4, times=-1)],
+        {},
+        "transient_error",
+    ),
+    "token revoked and every new one refused": ([Fault("revoke", after=4, times=-1)], {}, "config_error"),
+}
+BOUND_SECONDS = 40  # from start to error, start-up (~2-4 s on a loaded 2-core machine) included
+
+
+@pytest.mark.parametrize("name", list(NOT_ENDING))
+def test_a_fault_that_does_not_end_is_a_classified_error_with_a_resumable_state(
+    make_emulator, tmp_path, name
+):
+    faults, env, failure_type = NOT_ENDING[name]
+    env = {"WOOTRIC_MAX_RETRIES": "3", **env}
+    token_ttl = 3 if "token endpoint" in name else 7200
+    emulator = guarded_emulator(
+        make_emulator, dataset=DatasetSpec(seed=36, **DATASET), faults=faults, token_ttl=token_ttl
+    )
+    started = time.monotonic()
+    first = read(emulator, tmp_path, env=env)
+    elapsed = time.monotonic() - started
+    assert first.returncode == 1 and first.errors
+    assert {error["failure_type"] for error in first.errors} == {failure_type}, [
+        e["message"] for e in first.errors
+    ]
+    assert elapsed < BOUND_SECONDS
+    assert first.final_state or first.records == {}, "records were emitted but no state to resume from"
+
+    emulator.set_faults([])
+    second = read(emulator, tmp_path, state=first.final_state)
+    summary(f"{name} (error after {elapsed:.1f} s)", emulator, started, first, second)
+    assert_succeeded(second)
+    duplicates = assert_exact(emulator, first, second)
+    print(
+        f"[fault] {name}: records before the error {dict((k, len(v)) for k, v in first.records.items())}, "
+        f"duplicates folded {dict(duplicates)}"
+    )
