@@ -33,7 +33,9 @@ mkdir -p "$(dirname "$VENV")"
 uv venv --quiet --python "$PYTHON" "$VENV"
 echo "pyairbyte_venv: installing airbyte==$AIRBYTE_VERSION and source-wootric into $VENV" >&2
 uv pip install --quiet --python "$VENV/bin/python" "airbyte==$AIRBYTE_VERSION" -e .
-"$VENV/bin/python" -c "import airbyte, duckdb, source_wootric.run" # the client, its cache, the connector
+# The client, its cache and the connector import (offline: no registry look-up, no telemetry).
+AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 PYTHONWARNINGS=ignore::FutureWarning \
+    "$VENV/bin/python" -c "import airbyte, duckdb, source_wootric.run"
 "$VENV/bin/source-wootric" spec >/dev/null
 touch "$stamp"
 echo "pyairbyte_venv: ready in $((SECONDS - start)) s ($(du -sh "$VENV" | cut -f1))" >&2
