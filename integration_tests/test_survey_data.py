@@ -172,3 +172,14 @@ def test_nps_summary_incremental_rereads_the_open_and_look_back_periods(account,
     periods = weekly.records["nps_summary"]
     assert {r["period"] for r in periods} == {"week"} and periods[0]["period_start"] <= "2022-05-30"
     assert all(date.fromisoformat(r["period_start"]).weekday() == 0 for r in periods)
+
+
+def test_a_full_refresh_stream_asked_for_incremental_is_read_in_full(account, tmp_path):
+    emulator, _ = account  # PyAirbyte asks every stream for incremental
+    out = read(tmp_path, config=config_for(emulator), catalog=catalog(segments="incremental"))
+    assert out.returncode == 0 and len(out.records["segments"]) == len(emulator.segments)
+    assert any(
+        "supports only full_refresh" in m["log"]["message"]
+        for m in out.of_type("LOG")
+        if m["log"]["level"] == "WARN"
+    )

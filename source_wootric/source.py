@@ -45,9 +45,9 @@ class SourceWootric(AbstractSource):
                     f"{', '.join(streams)}. Refresh the source schema."
                 )
             if configured.sync_mode == SyncMode.incremental and not streams[name].supports_incremental:
-                raise config_error(
-                    f"The stream `{name}` supports only full_refresh; the catalog asks for incremental."
-                )
+                # PyAirbyte asks every stream for incremental; a full refresh is what such a stream can give.
+                logger.warning(f"The stream `{name}` supports only full_refresh; reading it in full.")
+                configured.sync_mode = SyncMode.full_refresh
         self._selected = {configured.stream.name for configured in catalog.streams}
         yield from super().read(logger, config, catalog, state)
 
