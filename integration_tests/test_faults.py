@@ -191,10 +191,10 @@ def test_a_fault_that_ends_leaves_exactly_the_emulators_records(make_emulator, t
 
 
 def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emulator, tmp_path):
-    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=32, **DATASET), rate_limit=(6, 1))
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=32, **DATASET), rate_limit=(10, 1))
     started = time.monotonic()
     out = read(emulator, tmp_path, env={"WOOTRIC_RATE_LIMIT_WAIT": "3"})
-    summary("rate limit 6 per second", emulator, started, out)
+    summary("rate limit 10 per second", emulator, started, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
     assert all(429 not in counts for counts in emulator.counters.values()), emulator.counters
