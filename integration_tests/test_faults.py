@@ -203,19 +203,22 @@ def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emu
 
 @pytest.mark.parametrize("auth", ["client_credentials", "password"])
 def test_tokens_that_expire_during_the_sync_are_renewed(make_emulator, tmp_path, auth):
-    # Tokens live 2 s; one answer takes 2.5 s, so its token expires while the API works on it: a 401.
-    faults = [Fault("slow", path_prefix="/v1/end_users", seconds=2.5, after=3)]
+    # Tokens live 1 s and a rate limit stretches the sync over several seconds: renewed as they near their
+    # end. One answer takes 1.5 s, so its token expires while the API works on it: a 401, then a new token.
+    faults = [Fault("slow", path_prefix="/v1/end_users", seconds=1.5, after=3)]
     emulator = guarded_emulator(
-        make_emulator, dataset=DatasetSpec(seed=33, **DATASET), token_ttl=2, faults=faults
+        make_emulator, dataset=DatasetSpec(seed=33, **DATASET), token_ttl=1, rate_limit=(10, 1), faults=faults
     )
     started = time.monotonic()
-    out = read(emulator, tmp_path, auth=auth, env={"WOOTRIC_READ_TIMEOUT": "10"})
+    out = read(
+        emulator, tmp_path, auth=auth, env={"WOOTRIC_READ_TIMEOUT": "10", "WOOTRIC_RATE_LIMIT_WAIT": "3"}
+    )
     summary(f"token expiry ({auth})", emulator, started, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
     assert emulator.counters["/v1/end_users"].get(401, 0) >= 1
-    assert emulator.counters["/oauth/token"][200] > 2  # renewed, with a refresh token for the password grant
-    assert len(emulator.issued_tokens()) > 2
+    assert emulator.counters["/oauth/token"][200] >= 3  # renewed, by refresh token for the password grant
+    assert len(emulator.issued_tokens()) >= 3
 
 
 @pytest.mark.parametrize("auth", ["client_credentials", "password"])
@@ -270,8 +273,8 @@ NOT_ENDING = {
         {"WOOTRIC_RATE_LIMIT_WAIT": "0.3", "WOOTRIC_MAX_RATE_LIMIT_SECONDS": "1.5"},
         "transient_error",
     ),
-    "token endpoint down once the first token expired": (
-        [Fault("token_500", after=4, times=-1)],
+    "token revoked, then the token endpoint down": (
+        [Fault("token_500", after=1, times=-1), Fault("revoke", path_prefix="/v1/end_users", after=4)],
         {},
         "transient_error",
     ),
@@ -286,10 +289,7 @@ def test_a_fault_that_does_not_end_is_a_classified_error_with_a_resumable_state(
 ):
     faults, env, failure_type = NOT_ENDING[name]
     env = {"WOOTRIC_MAX_RETRIES": "3", **env}
-    token_ttl = 3 if "token endpoint" in name else 7200
-    emulator = guarded_emulator(
-        make_emulator, dataset=DatasetSpec(seed=36, **DATASET), faults=faults, token_ttl=token_ttl
-    )
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=36, **DATASET), faults=faults)
     started = time.monotonic()
     first = read(emulator, tmp_path, env=env)
     elapsed = time.monotonic() - started

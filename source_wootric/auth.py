@@ -13,7 +13,9 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
 from source_wootric.config import Credentials, config_error
 
-RENEW_BEFORE_EXPIRY = 300  # seconds: a token this close to expiring is renewed before it is used
+# Seconds: a token this close to expiring is renewed before it is used; a tenth of its life for short-lived
+# tokens, which would otherwise be renewed before every request.
+RENEW_BEFORE_EXPIRY = 300
 DEFAULT_LIFETIME = 7200
 
 # Sends the token request: (url, query, form) -> response, with the client's timeouts and retries.
@@ -48,10 +50,10 @@ class WootricAuthenticator:
         self.clock = clock
         self._token: str | None = None
         self._refresh_token: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
 
     def bearer(self) -> str:
-        if self._token is None or self.clock() >= self._expires_at - RENEW_BEFORE_EXPIRY:
+        if self._token is None or self.clock() >= self._renew_at:
             self.renew()
         assert self._token is not None
         return self._token
@@ -90,7 +92,7 @@ class WootricAuthenticator:
         self._token = token
         lifetime = body.get("expires_in")
         lifetime = lifetime if isinstance(lifetime, (int, float)) and lifetime > 0 else DEFAULT_LIFETIME
-        self._expires_at = requested_at + lifetime
+        self._renew_at = requested_at + lifetime - min(RENEW_BEFORE_EXPIRY, lifetime / 10)
         return True
 
     def _rejection(self, response: requests.Response) -> Exception:

@@ -86,7 +86,7 @@ class WootricClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.budget = RateLimitBudget()
         self.requests: Counter[str] = Counter()  # by the path asked, for the stream summaries
-        # Set when a request exhausted its retries; until an answer comes, later requests are tried once, so
+        # Set when a request exhausted its retries; until a request succeeds, later requests are tried once, so
         # that an outage fails the remaining streams of the sync in seconds instead of minutes each.
         self._outage_since: float | None = None
         self.auth = WootricAuthenticator(config.credentials, config.api_url, self._post_form, clock)
@@ -201,7 +201,9 @@ class WootricClient:
                 self.logger.info(f"Rate limited (HTTP 429) on {counter_key}; waiting {wait:.0f} s")
                 self.sleep(wait)
                 continue
-            self._outage_since = None
+            # Only a success ends an outage: a 401 does not prove that the token endpoint is back.
+            if response.status_code < 400:
+                self._outage_since = None
             return response, body
 
     def _once(

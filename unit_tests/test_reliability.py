@@ -134,3 +134,17 @@ def test_the_cdks_closing_error_takes_the_type_of_the_streams_errors(stream_fail
     other = AirbyteTracedException(message="bad config", failure_type=FailureType.config_error)
     assert entrypoint.final_error(other).failure_type == FailureType.config_error
     assert entrypoint.final_error(ValueError("boom")).failure_type == FailureType.system_error
+
+
+def test_a_short_lived_token_is_used_for_most_of_its_life(requests_mock):
+    requests_mock.post(TOKEN_URL, [token("tok-1", expires_in=120), token("tok-2", expires_in=120)])
+    users = requests_mock.get(USERS_URL, json=[])
+    client, fake = make_client()
+    client.get("end_users")
+    fake.now += 100  # not renewed before every request, as a fixed 5-minute margin would
+    client.get("end_users")
+    fake.now += 10  # within the last tenth of its life
+    client.get("end_users")
+    assert [r.headers["Authorization"] for r in users.request_history] == ["Bearer tok-1"] * 2 + [
+        "Bearer tok-2"
+    ]
