@@ -32,7 +32,7 @@ class Dimension:
 class Row:
     """What the planner needs of a record: its id and its second along each dimension."""
 
-    id: int
+    id: int | str  # the record's id, or a stand-in key for a record without one
     seconds: tuple[int | None, ...]  # None where the record's datetime could not be read
 
 
@@ -57,15 +57,15 @@ class _Keyset:
     fixed: tuple[tuple[str, int], ...]
     low: int
     high: int
-    seen: set[int]  # ids already emitted that the next request may return again
-    inherited: frozenset[int] = frozenset()
+    seen: set[int | str]  # ids already emitted that the next request may return again
+    inherited: frozenset[int | str] = frozenset()
 
 
 @dataclass
 class _Offset:
     fixed: tuple[tuple[str, int], ...]
-    seen: set[int]  # ids emitted already: inherited from the outer cuts, then those read here
-    read_ascending: set[int] = field(default_factory=set)  # how the descending pass knows it met them
+    seen: set[int | str]  # ids emitted already: inherited from the outer cuts, then those read here
+    read_ascending: set[int | str] = field(default_factory=set)  # how the descending pass knows it met them
     page: int = 1
     order: str = "asc"
     pages_read: int = 0

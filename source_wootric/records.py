@@ -36,6 +36,17 @@ def property_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def whole_number(value: Any) -> int | None:
+    """An integer, also when sent as an integral float or as text; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 class Shaper:
     """Converts values to column types for one stream, logging each column's first unreadable value."""
 
@@ -55,14 +66,10 @@ class Shaper:
             )
 
     def integer(self, column: str, value: Any) -> int | None:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        self._unreadable(column, value, "an integer")
-        return None
+        number = whole_number(value)
+        if number is None and value is not None:
+            self._unreadable(column, value, "an integer")
+        return number
 
     def number(self, column: str, value: Any) -> float | int | None:
         if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
@@ -48,8 +48,22 @@ class SourceWootric(AbstractSource):
                 # PyAirbyte asks every stream for incremental; a full refresh is what such a stream can give.
                 logger.warning(f"The stream `{name}` supports only full_refresh; reading it in full.")
                 configured.sync_mode = SyncMode.full_refresh
+        for message in state or []:  # one clear error for a bad state, before any stream starts
+            if message.stream and message.stream.stream_descriptor.name in streams:
+                stream_state = message.stream.stream_state
+                streams[message.stream.stream_descriptor.name].state = (
+                    stream_state.__dict__ if stream_state else {}
+                )
         self._selected = {configured.stream.name for configured in catalog.streams}
         yield from super().read(logger, config, catalog, state)
+
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        try:
+            return AbstractSource.read_config(config_path)
+        except Exception as error:
+            advice = "Write the config as a JSON object; `spec` describes its fields."
+            raise _unreadable_file("config", config_path, "a JSON object", error, advice) from None
 
     @classmethod
     def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:

@@ -20,7 +20,7 @@ from airbyte_cdk.sources.streams.http import HttpStream
 from source_wootric.client import WootricClient
 from source_wootric.config import WootricConfig, config_error
 from source_wootric.paging import PER_PAGE, Dimension, Planner, Row
-from source_wootric.records import Shaper, parse_datetime
+from source_wootric.records import Shaper, parse_datetime, whole_number
 
 STATE_VERSION = 1
 PROGRESS_EVERY_SECONDS = 30.0
@@ -95,7 +95,7 @@ class KeysetReader:
         while (request := planner.next_request()) is not None:
             items = client.get(self.endpoint, request.params)
             rows = [self._row(item) for item in items]
-            fresh = [items[i] for i in planner.feed(rows) if isinstance(rows[i].id, int) and rows[i].id >= 0]
+            fresh = [items[i] for i in planner.feed(rows) if isinstance(rows[i].id, int)]
             yield Page(fresh, planner.complete_through)
             progress.page(len(fresh), planner.complete_through)
         for gap in planner.unreachable:
@@ -110,11 +110,11 @@ class KeysetReader:
             )
 
     def _row(self, item: Any) -> Row:
-        item_id = item.get("id") if isinstance(item, Mapping) else None
-        if not isinstance(item_id, int) or isinstance(item_id, bool):
+        item_id: int | str | None = whole_number(item.get("id")) if isinstance(item, Mapping) else None
+        if item_id is None:
             self.records_without_id += 1
-            # A stable stand-in key, so that paging still dedups it; negative, so that it is never emitted.
-            item_id = -1 - (hash(json.dumps(item, sort_keys=True, default=str)) & (2**62))
+            # A stable stand-in key, so that paging still dedups it; not an integer, so it is never emitted.
+            item_id = f"no id: {json.dumps(item, sort_keys=True, default=str)}"
             item = item if isinstance(item, Mapping) else {}
         return Row(item_id, tuple(self._second(item.get(d.sort_key)) for d in self.dimensions))
 
