@@ -105,7 +105,7 @@ CONFIG_CASES = {
     "lookback_window_days as text": Case(
         ("`lookback_window_days`",), config=config(lookback_window_days="30")
     ),
-    # Read by the CDK before our checks run: a system_error, "Something went wrong" (see UNREADABLE_CONFIG).
+    # Read by SourceWootric.read_config, before our other checks.
     "config not JSON": Case(("config",), raw={"config": "{credentials: oops"}),
     "a timing variable that is not a number": Case(
         ("WOOTRIC_READ_TIMEOUT",), env={"WOOTRIC_READ_TIMEOUT": "soon"}
