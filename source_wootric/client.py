@@ -6,14 +6,15 @@ One client is shared by every stream of a sync, because Wootric's rate limit is 
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -82,8 +83,7 @@ class WootricClient:
         self.logger = logger
         self.sleep = sleep
         self.clock = clock
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session = _session(config.api_url)
         self.budget = RateLimitBudget()
         self.requests: Counter[str] = Counter()  # by the path asked, for the stream summaries
         # Set when a request exhausted its retries; until a request succeeds, later requests are tried once, so
@@ -237,12 +237,23 @@ class WootricClient:
         if expect is None or response.status_code != 200:
             return response, None
         try:
-            body = json.loads(response.content)
+            body = orjson.loads(response.content)
         except ValueError:
             raise TransientError(f"an answer on {counter_key} that is not whole JSON") from None
         if not isinstance(body, expect):
             raise TransientError(f"an answer on {counter_key} that is not a JSON {expect.__name__}")
         return response, body
+
+
+def _session(api_url: str) -> requests.Session:
+    """A session that reads the environment's proxy and CA settings once, rather than on every request as
+    requests does by default (a tenth of the CPU a record costs)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.proxies = requests.utils.get_environ_proxies(api_url)
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
 
 
 def _count(number: int, noun: str) -> str:

@@ -30,10 +30,11 @@ class Dimension:
 
 @dataclass(frozen=True)
 class Row:
-    """What the planner needs of a record: its id and its second along each dimension."""
+    """What the planner needs of a record: its id, and its second along a dimension (by index), which is
+    read only for the few records where it matters. None where the record's datetime cannot be read."""
 
     id: int | str  # the record's id, or a stand-in key for a record without one
-    seconds: tuple[int | None, ...]  # None where the record's datetime could not be read
+    second: Callable[[int], int | None]
 
 
 @dataclass(frozen=True)
@@ -149,12 +150,15 @@ class Planner:
         if len(rows) < PER_PAGE:
             self._finish(frame)
             return fresh
-        # A second we could not read counts as the window's start: it can never move the window past records.
-        seconds = [
-            frame.low if row.seconds[frame.level] is None else row.seconds[frame.level] for row in rows
-        ]
-        newest = max(seconds)
-        at_newest = {row.id for row, second in zip(rows, seconds, strict=True) if second == newest}
+        # The page is sorted by this dimension, so its newest second is the last row's, shared by the rows
+        # before it back to the first of another second. Were the API ever to sort wrongly, this reads
+        # a second too early and re-emits records, which the primary key dedups; it never skips one.
+        newest = self._second(rows[-1], frame)
+        at_newest: set[int | str] = set()
+        for row in reversed(rows):
+            if self._second(row, frame) != newest:
+                break
+            at_newest.add(row.id)
         if newest > frame.low:
             frame.low = newest
             frame.seen = set(frame.inherited) | at_newest
@@ -162,6 +166,12 @@ class Planner:
             frame.seen |= at_newest
             self._stack.append(self._child(frame))
         return fresh
+
+    @staticmethod
+    def _second(row: Row, frame: _Keyset) -> int:
+        second = row.second(frame.level)
+        # A second we could not read counts as the window's start: it can never move the window past records.
+        return frame.low if second is None else max(second, frame.low)
 
     def _child(self, parent: _Keyset) -> _Keyset | _Offset:
         fixed = (*parent.fixed, (self.dimensions[parent.level].filter, parent.low))

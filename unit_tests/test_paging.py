@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,28 +18,32 @@ OPS = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__,
 class FakeEndpoint:
     """Filters, sorts (ties in a fixed order that is not the id order) and pages like the real API."""
 
-    def __init__(self, users: dict[int, tuple[int, int]]):
+    def __init__(self, users: dict[int, tuple[int, int]], shuffle_pages: bool = False):
         self.users = users  # id -> (updated, created)
         self.requests = 0
+        self.shuffle_pages = shuffle_pages  # an API that sorts wrongly within a page
 
     def answer(self, params: dict) -> list[Row]:
         self.requests += 1
         assert 1 <= params["page"] <= MAX_PAGE and params["per_page"] <= PER_PAGE
-        rows = [Row(i, seconds) for i, seconds in self.users.items()]
+        rows = [Row(i, seconds.__getitem__) for i, seconds in self.users.items()]
         for key, value in params.items():
             if "[" in key:
                 name, op = key[:-1].split("[")
                 index = 0 if name == "updated" else 1
-                rows = [r for r in rows if OPS[op](r.seconds[index], value)]
+                rows = [r for r in rows if OPS[op](r.second(index), value)]
         field = {"updated_at": 0, "created_at": 1}.get(params["sort_key"])
         if field is None:  # by e-mail: an order unrelated to the ties of the time sorts
             rows.sort(key=lambda r: ((r.id * 104729) % 2003, r.id))
         else:
-            rows.sort(key=lambda r: (r.seconds[field], (r.id * 7919) % 1009, r.id))
+            rows.sort(key=lambda r: (r.second(field), (r.id * 7919) % 1009, r.id))
         if params["sort_order"] == "desc":
             rows.reverse()
         start = (params["page"] - 1) * params["per_page"]
-        return rows[start : start + params["per_page"]]
+        page = rows[start : start + params["per_page"]]
+        if self.shuffle_pages:
+            random.Random(self.requests).shuffle(page)
+        return page
 
 
 def read_all(endpoint: FakeEndpoint, planner: Planner, between_requests=None) -> list[int]:
@@ -82,6 +87,13 @@ def test_every_record_in_range_is_emitted_exactly_once(users, low, high):
     assert len(emitted) == len(set(emitted))
     assert set(emitted) == expected
     assert planner.complete_through == high and not planner.unreachable
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(users=users_strategy)
+def test_a_page_sorted_wrongly_costs_duplicates_never_a_record(users):
+    emitted = read_all(FakeEndpoint(users, shuffle_pages=True), end_user_planner(0, 10_000))
+    assert set(emitted) == set(users)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -142,7 +154,7 @@ def test_complete_through_only_covers_seconds_fully_read():
     planner = end_user_planner(0, 1_000)
     rows = endpoint.answer(planner.next_request().params)
     planner.feed(rows)
-    newest = max(r.seconds[0] for r in rows)
+    newest = max(r.second(0) for r in rows)
     assert planner.complete_through == newest - 1
 
 

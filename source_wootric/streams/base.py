@@ -116,7 +116,7 @@ class KeysetReader:
             # A stable stand-in key, so that paging still dedups it; not an integer, so it is never emitted.
             item_id = f"no id: {json.dumps(item, sort_keys=True, default=str)}"
             item = item if isinstance(item, Mapping) else {}
-        return Row(item_id, tuple(self._second(item.get(d.sort_key)) for d in self.dimensions))
+        return Row(item_id, lambda level: self._second(item.get(self.dimensions[level].sort_key)))
 
     def _second(self, value: Any) -> int | None:
         try:

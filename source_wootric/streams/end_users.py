@@ -78,6 +78,4 @@ class EndUsersProperties(EndUserStream):
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         data_types = self.context.property_data_types.get
         for item in items:
-            yield from records.end_user_properties(
-                item, records.end_user(item, self.shape), self.shape, data_types
-            )
+            yield from records.end_user_properties(item, self.shape, data_types)
