@@ -309,3 +309,12 @@ def test_a_fault_that_does_not_end_is_a_classified_error_with_a_resumable_state(
         f"[fault] {name}: records before the error {dict((k, len(v)) for k, v in first.records.items())}, "
         f"duplicates folded {dict(duplicates)}"
     )
+
+
+def test_check_answers_an_outage_after_two_retries_where_a_sync_would_retry_longer(make_emulator, tmp_path):
+    emulator = guarded_emulator(
+        make_emulator, dataset={"users": 10, "end": "2025-01-01"}, faults=[Fault("503", times=-1)]
+    )
+    out = run_guarded(["check", "--config", "config"], tmp_path, emulator, config=guarded_config(emulator))
+    assert [e["failure_type"] for e in out.errors][:1] == ["transient_error"]
+    assert emulator.counters["/v1/end_users"] == {503: 3}  # the try and two retries; a sync makes nine

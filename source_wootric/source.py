@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
@@ -17,6 +18,9 @@ from source_wootric.streams.base import SyncContext
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
 from source_wootric.streams.survey import Declines, Responses
 
+CHECK_RETRIES = 2
+CHECK_RATE_LIMIT_SECONDS = 120.0
+
 
 class SourceWootric(AbstractSource):
     def __init__(self) -> None:
@@ -24,8 +28,15 @@ class SourceWootric(AbstractSource):
         self._selected: set[str] | None = None  # the streams of the catalog being read, if any
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        """Proves the credentials with the token request and one small read."""
-        client = WootricClient(parse_config(config), logger)
+        """Proves the credentials with the token request and one small read. It retries less than a sync,
+        so that someone waiting on the set-up page hears of an outage in seconds, not minutes."""
+        parsed = parse_config(config)
+        tuning = replace(
+            parsed.tuning,
+            max_transient_retries=min(CHECK_RETRIES, parsed.tuning.max_transient_retries),
+            max_rate_limit_seconds=min(CHECK_RATE_LIMIT_SECONDS, parsed.tuning.max_rate_limit_seconds),
+        )
+        client = WootricClient(replace(parsed, tuning=tuning), logger)
         client.get("end_users", {"per_page": 1, "page": 1})
         return True, None
 
