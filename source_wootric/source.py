@@ -18,6 +18,7 @@ from source_wootric.streams.base import SyncContext
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
 from source_wootric.streams.survey import Declines, Responses
 
+END_USER_STREAMS = ("end_users", "end_users_properties")
 CHECK_RETRIES = 2
 CHECK_RATE_LIMIT_SECONDS = 120.0
 
@@ -25,7 +26,8 @@ CHECK_RATE_LIMIT_SECONDS = 120.0
 class SourceWootric(AbstractSource):
     def __init__(self) -> None:
         super().__init__()
-        self._selected: set[str] | None = None  # the streams of the catalog being read, if any
+        # Where each end-user stream of the catalog being read starts, so that the two share one read.
+        self._end_user_starts: dict[str, int] = {}
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         """Proves the credentials with the token request and one small read. It retries less than a sync,
@@ -65,7 +67,15 @@ class SourceWootric(AbstractSource):
                 streams[message.stream.stream_descriptor.name].state = (
                     stream_state.__dict__ if stream_state else {}
                 )
-        self._selected = {configured.stream.name for configured in catalog.streams}
+        self._end_user_starts = {
+            configured.stream.name: streams[configured.stream.name].window_start(
+                streams[configured.stream.name].state_value
+                if configured.sync_mode == SyncMode.incremental
+                else None
+            )
+            for configured in catalog.streams
+            if configured.stream.name in END_USER_STREAMS
+        }
         yield from super().read(logger, config, catalog, state)
 
     @staticmethod
@@ -100,10 +110,11 @@ class SourceWootric(AbstractSource):
         parsed = parse_config(config)
         logger = logging.getLogger("airbyte")
         context = SyncContext(parsed, WootricClient(parsed, logger), logger)
-        both_end_user_streams = (
-            self._selected is None or {"end_users", "end_users_properties"} <= self._selected
+        # Both end-user streams in the catalog: one read from the earlier start serves the two.
+        both = len(self._end_user_starts) == len(END_USER_STREAMS)
+        end_user_pages = EndUserPages(
+            context, shared_start=min(self._end_user_starts.values()) if both else None
         )
-        end_user_pages = EndUserPages(context, spool_for_replay=both_end_user_streams)
         return [
             EndUsers(context, end_user_pages),
             EndUsersProperties(context, end_user_pages),

@@ -116,9 +116,10 @@ class KeysetReader:
             # A stable stand-in key, so that paging still dedups it; not an integer, so it is never emitted.
             item_id = f"no id: {json.dumps(item, sort_keys=True, default=str)}"
             item = item if isinstance(item, Mapping) else {}
-        return Row(item_id, lambda level: self._second(item.get(self.dimensions[level].sort_key)))
+        return Row(item_id, lambda level: self.second(item.get(self.dimensions[level].sort_key)))
 
-    def _second(self, value: Any) -> int | None:
+    def second(self, value: Any) -> int | None:
+        """The epoch second of a datetime as the API sends it; None if it cannot be read."""
         try:
             return int(parse_datetime(value, self.context.config.account_timezone).timestamp())
         except (AttributeError, TypeError, ValueError):
@@ -208,6 +209,11 @@ class KeysetStream(WootricStream, ABC):
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
         self._complete_through = parse_state(self.name, value, self.state_key)
+
+    @property
+    def state_value(self) -> int | None:
+        """The second through which the saved state says every record was emitted."""
+        return self._complete_through
 
     def window_start(self, resume_after: int | None) -> int:
         start = self.context.config.start

@@ -22,26 +22,36 @@ CREATED = Dimension("created", "created_at")
 
 
 class EndUserPages:
-    """Reads each range of end users from the API once per sync, and replays it from disk on demand."""
+    """Reads the end users once per sync for both end-user streams, and replays the read from disk.
 
-    def __init__(self, context: SyncContext, spool_for_replay: bool):
+    With `shared_start` (both streams in the catalog), the first stream to read starts there, the earlier of
+    the two streams' starts, and spools the pages; each stream is given the end users from its own start.
+    """
+
+    def __init__(self, context: SyncContext, shared_start: int | None):
         self.context = context
-        self.spool_for_replay = spool_for_replay
+        self.shared_start = shared_start
         self.reader = KeysetReader(context, "end_users", "end_users", [UPDATED, CREATED], "email", True)
         self._spooled: tuple[tuple[int, int], IO[str]] | None = None
 
     def pages(self, low: int, high: int) -> Iterator[Page]:
-        if self._spooled is not None and self._spooled[0] == (low, high):
-            yield from self._replay(self._spooled[1])
-            return
+        start = low if self.shared_start is None else min(low, self.shared_start)
+        if self._spooled is not None and self._spooled[0] == (start, high):
+            pages = self._replay(self._spooled[1])
+        else:
+            pages = self._read(start, high)
+        for page in pages:
+            yield page if start == low else Page(self._from(low, page.items), page.complete_through)
+
+    def _read(self, start: int, high: int) -> Iterator[Page]:
         # Kept open past this call, for the replay; the file is deleted when closed or at exit.
-        spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self.spool_for_replay else None  # noqa: SIM115
-        for page in self.reader.pages(low, high):
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self.shared_start is not None else None  # noqa: SIM115
+        for page in self.reader.pages(start, high):
             if spool is not None:
                 spool.write(json.dumps([page.complete_through, page.items], separators=(",", ":")) + "\n")
             yield page
         if spool is not None:  # only a range read to its end is replayed
-            self._spooled = ((low, high), spool)
+            self._spooled = ((start, high), spool)
 
     def _replay(self, spool: IO[str]) -> Iterator[Page]:
         self.context.logger.info("end users: replaying this sync's pages from the local spool, no requests")
@@ -49,6 +59,15 @@ class EndUserPages:
         for line in spool:
             complete_through, items = json.loads(line)
             yield Page(items, complete_through)
+
+    def _from(self, low: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The end users updated at or after `low` (and any whose second cannot be read: better twice)."""
+        kept = []
+        for item in items:
+            second = self.reader.second(item.get("updated_at"))
+            if second is None or second >= low:
+                kept.append(item)
+        return kept
 
 
 class EndUserStream(KeysetStream):
