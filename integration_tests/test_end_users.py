@@ -274,3 +274,29 @@ def test_a_malformed_state_is_a_config_error(make_emulator, tmp_path):
     )
     assert out.returncode != 0 and out.errors and {e["failure_type"] for e in out.errors} == {"config_error"}
     assert "Reset the stream `end_users`" in out.errors[0]["message"]
+
+
+def test_the_two_end_user_streams_share_one_read_from_different_states(make_emulator, tmp_path):
+    emulator = make_emulator(dataset=DatasetSpec(users=1_500, seed=22))
+    seconds = sorted(emulator.epoch(u["updated_at"]) for u in emulator.end_users)
+    properties_after, users_after = seconds[299], seconds[999]  # properties behind end_users, as after a kill
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": {"name": name},
+                "stream_state": {"version": 1, "updated_at_epoch": after},
+            },
+        }
+        for name, after in (("end_users", users_after), ("end_users_properties", properties_after))
+    ]
+    out = read(tmp_path, config=config_for(emulator), catalog=catalog(**BOTH), state=state)
+    assert out.returncode == 0
+    users = expected_users(emulator, since=users_after + 1)
+    assert_users_match(out.records["end_users"], emulator, users)
+    with_properties = expected_users(emulator, since=properties_after + 1)
+    assert {r["end_user_id"] for r in out.records["end_users_properties"]} == {
+        i for i, u in with_properties.items() if u.get("properties")
+    }
+    # One read, from the earlier state: what the properties stream alone would cost.
+    assert requests_of(emulator) <= math.ceil(len(with_properties) / 49) + 1
