@@ -333,8 +333,7 @@ CPU per record, as the slope between the 1,000-user and the large dataset (start
 {stages_table(stages)}
 
 To see where the time goes: `.venv/bin/python -m bench.stages` (the table above), `.venv/bin/python -m bench.profile
---py-spy | --cprofile` (pyinstrument by default; pyinstrument and py-spy are not project dependencies:
-`uv pip install --python .venv/bin/python pyinstrument py-spy`).
+--py-spy | --cprofile` (pyinstrument by default; both profilers come with the dev dependencies).
 
 Aims:
 
