@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
-exec .venv/bin/pytest -m "not image_tests" "$@"
+exec .venv/bin/pytest -m "not image_tests" --durations=12 "$@"
