@@ -40,7 +40,6 @@ class Row:
 @dataclass(frozen=True)
 class Request:
     params: dict[str, str | int]
-    kind: str = "page"  # "page" yields records; "verify" only checks whether a cluster changed
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class Planner:
             del params[f"{moved}[eq]"]
             params[f"{moved}[gte]"] = frame.started_at
             params.update(sort_key=self.dimensions[0].sort_key, sort_order="asc", page=1)
-            return Request(params, kind="verify")
+            return Request(params)  # yields no record: it only asks whether a member of the cluster moved
         if frame.pages_read == 0 and self.clock is not None:
             frame.started_at = self.clock()
         params.update(sort_key=self.tiebreak_sort_key, sort_order=frame.order, page=frame.page)
