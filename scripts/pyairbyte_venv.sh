@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-AIRBYTE_VERSION=0.71.3
+LOCK=scripts/pyairbyte.lock  # airbyte (PyAirbyte) and the connector's dependencies, with hashes
 VENV=${PYAIRBYTE_VENV:-.cache/pyairbyte-venv}
 PYTHON=${PYAIRBYTE_PYTHON:-python3}
 
@@ -22,7 +22,7 @@ if ! command -v uv >/dev/null 2>&1 && ! "$PYTHON" -m uv --version >/dev/null 2>&
 fi
 uv() { if command -v uv >/dev/null 2>&1; then command uv "$@"; else "$PYTHON" -m uv "$@"; fi; }
 
-stamp="$VENV/.installed-$(cat "$0" pyproject.toml | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat "$0" pyproject.toml "$LOCK" | sha256sum | cut -c1-16)"
 if [[ -f $stamp && -x $VENV/bin/source-wootric ]]; then
     echo "$VENV"
     exit 0
@@ -31,8 +31,9 @@ start=$SECONDS
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 uv venv --quiet --python "$PYTHON" "$VENV"
-echo "pyairbyte_venv: installing airbyte==$AIRBYTE_VERSION and source-wootric into $VENV" >&2
-uv pip install --quiet --python "$VENV/bin/python" "airbyte==$AIRBYTE_VERSION" -e .
+echo "pyairbyte_venv: installing $LOCK and source-wootric into $VENV" >&2
+uv pip install --quiet --compile-bytecode --python "$VENV/bin/python" -r "$LOCK"
+uv pip install --quiet --python "$VENV/bin/python" --no-deps -e .
 # The client, its cache and the connector import (offline: no registry look-up, no telemetry).
 AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 PYTHONWARNINGS=ignore::FutureWarning \
     "$VENV/bin/python" -c "import airbyte, duckdb, source_wootric.run"
