@@ -61,6 +61,9 @@ def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str) -> dic
         "AIRBYTE_CACHE_ROOT": str(tmp_path / "cache"),
         "AIRBYTE_LOGGING_ROOT": str(tmp_path / "logs"),
         "AIRBYTE_TEMP_DIR": str(tmp_path / "tmp"),
+        # The connector leaves the newest seconds to the next sync (10 s by default): 1 s, so that the
+        # second sync below reads the changes made just before it, whatever the machine's speed.
+        "WOOTRIC_CLOCK_MARGIN": "1",
     }
     (tmp_path / "tmp").mkdir(exist_ok=True)
     command = [str(python), str(READ_SCRIPT), "--config", str(config_path), "--report", str(report_path)]
@@ -197,8 +200,10 @@ def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
             assert {k: summary[month][k] for k in row} == row, month
 
         # ---- changes in the account, then a second sync into the same cache (state sent back)
+        time.sleep(1.1)  # past the first sync's last second
         changed_users = emu.update_users(15, seed=3)
         edited_responses = emu.edit_responses(12, seed=4)
+        time.sleep(1.1)  # and past the changes' second, left to the next sync by the clock margin
         second = pyairbyte_read(pyairbyte_python, config, tmp_path, "second")
 
         current_users = {u["id"]: u for u in emu.end_users}
