@@ -242,30 +242,26 @@ class Bench:
         if self.startup:
             return
         work = OUT / "startup"
-        if "connector" in self.args.tools:
-            m = tools.connector_startup(work / "connector")
-            self.startup["connector"] = {
-                "command": "source-wootric spec",
-                "cpu": m.cpu,
-                "wall": m.wall,
-                "max_rss_mb": m.max_rss_mb,
-            }
-        if "tap" in self.args.tools and self.tap_python:
-            m = tools.tap_startup(self.tap_python, work / "tap")
-            self.startup["tap"] = {
-                "command": "singer_tap.py --discover (imports the tap)",
-                "cpu": m.cpu,
-                "wall": m.wall,
-                "max_rss_mb": m.max_rss_mb,
-            }
-        if "floor" in self.args.tools:
-            m = tools.floor_startup(emu.url, work / "floor")
-            self.startup["floor"] = {
-                "command": "floor.py with an empty plan (one token request)",
-                "cpu": m.cpu,
-                "wall": m.wall,
-                "max_rss_mb": m.max_rss_mb,
-            }
+        runs = {
+            "connector": ("source-wootric spec", lambda: tools.connector_startup(work / "connector")),
+            "tap": (
+                "singer_tap.py --discover (imports the tap)",
+                lambda: tools.tap_startup(self.tap_python, work / "tap"),
+            ),
+            "floor": (
+                "floor.py with an empty plan (one token request)",
+                lambda: tools.floor_startup(emu.url, work / "floor"),
+            ),
+        }
+        for tool, (command, measure) in runs.items():
+            if tool in self.args.tools and (tool != "tap" or self.tap_python):
+                m = measure()
+                self.startup[tool] = {
+                    "command": command,
+                    "cpu": m.cpu,
+                    "wall": m.wall,
+                    "max_rss_mb": m.max_rss_mb,
+                }
 
     def run_dataset(self, dataset: Dataset, incremental: Dataset | None, report_full: bool = True) -> None:
         self.log(f"{dataset.name}: starting the emulator ({dataset.description})")

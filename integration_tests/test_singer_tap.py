@@ -39,6 +39,15 @@ def tap_python() -> str:
     return str(python)
 
 
+def sync_with_tap(python: str, emu: Emulator, tmp_path: Path, start: int) -> subprocess.CompletedProcess:
+    """The tap's sync of every stream from `start` (epoch seconds), with the emulator's demo credentials."""
+    config = tmp_path / "config.json"
+    start_date = datetime.fromtimestamp(start, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    credentials = {"client_id": "demo-client-id", "client_secret": "demo-client-secret"}
+    config.write_text(json.dumps({**credentials, "start_date": start_date}))
+    return run_tap(python, "--base-url", emu.url, "--config", str(config))
+
+
 def run_tap(python: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [python, str(ROOT / "scripts" / "singer_tap.py"), *args],
@@ -80,18 +89,7 @@ def test_singer_tap_reads_exactly_what_the_emulator_holds(tmp_path):
         assert sorted(s["stream"] for s in catalog["streams"]) == sorted(STREAMS)
         assert all(s["key_properties"] == ["id"] for s in catalog["streams"])
 
-        config = tmp_path / "config.json"
-        start_date = datetime.fromtimestamp(start - 2 * DAY, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        config.write_text(
-            json.dumps(
-                {
-                    "client_id": "demo-client-id",
-                    "client_secret": "demo-client-secret",
-                    "start_date": start_date,
-                }
-            )
-        )
-        proc = run_tap(python, "--base-url", emu.url, "--config", str(config))
+        proc = sync_with_tap(python, emu, tmp_path, start - 2 * DAY)
 
         records: dict[str, list[dict]] = {s: [] for s in STREAMS}
         schemas = set()
@@ -160,18 +158,7 @@ def test_singer_tap_loses_what_it_is_known_to_lose(tmp_path):
         iso_fraction=0,  # the tap parses only the offset form
     )
     with Emulator(spec) as emu:
-        config = tmp_path / "config.json"
-        start_date = datetime.fromtimestamp(start - DAY, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        config.write_text(
-            json.dumps(
-                {
-                    "client_id": "demo-client-id",
-                    "client_secret": "demo-client-secret",
-                    "start_date": start_date,
-                }
-            )
-        )
-        proc = run_tap(python, "--base-url", emu.url, "--config", str(config))
+        proc = sync_with_tap(python, emu, tmp_path, start - DAY)
         messages = [json.loads(line) for line in proc.stdout.splitlines()]
         got = {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "end_users"}
         users = emu.end_users
