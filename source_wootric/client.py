@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import requests
@@ -100,10 +101,11 @@ class WootricClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: type = list) -> Any:
         """GETs `/v1/{path}` and returns its decoded JSON, which must be of the type `expect`."""
         url = f"{self.api_url}/v1/{path}"
+        query = urlencode(params or {})  # encoded once, as requests would, rather than on every attempt
         renewed = False
         while True:
             response, body = self._send(
-                "GET", url, path, params=params, headers_fn=self.auth.headers, expect=expect
+                "GET", url, path, params=query, headers_fn=self.auth.headers, expect=expect
             )
             if response.status_code == 401 and not renewed:
                 renewed = True  # the token expired or was revoked: one fresh token, then give up
@@ -141,7 +143,7 @@ class WootricClient:
         url: str,
         counter_key: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | str | None = None,
         data: Mapping[str, str] | None = None,
         headers_fn: Callable[[], dict[str, str]] | None = None,
         expect: type | None = None,
@@ -211,7 +213,7 @@ class WootricClient:
         method: str,
         url: str,
         counter_key: str,
-        params: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | str | None,
         data: Mapping[str, str] | None,
         headers_fn: Callable[[], dict[str, str]] | None,
         expect: type | None,
