@@ -68,11 +68,7 @@ class SourceWootric(AbstractSource):
                     stream_state.__dict__ if stream_state else {}
                 )
         self._end_user_starts = {
-            configured.stream.name: streams[configured.stream.name].window_start(
-                streams[configured.stream.name].state_value
-                if configured.sync_mode == SyncMode.incremental
-                else None
-            )
+            configured.stream.name: streams[configured.stream.name].start_for(configured.sync_mode)
             for configured in catalog.streams
             if configured.stream.name in END_USER_STREAMS
         }

@@ -210,10 +210,9 @@ class KeysetStream(WootricStream, ABC):
     def state(self, value: Mapping[str, Any] | None) -> None:
         self._complete_through = parse_state(self.name, value, self.state_key)
 
-    @property
-    def state_value(self) -> int | None:
-        """The second through which the saved state says every record was emitted."""
-        return self._complete_through
+    def start_for(self, sync_mode: SyncMode) -> int:
+        """The first second a read in `sync_mode` asks for: after the saved state, or `start_date`."""
+        return self.window_start(self._complete_through if sync_mode == SyncMode.incremental else None)
 
     def window_start(self, resume_after: int | None) -> int:
         start = self.context.config.start
@@ -240,7 +239,7 @@ class KeysetStream(WootricStream, ABC):
                 "nothing to read, state kept unchanged. Reset the stream if the state is wrong."
             )
             return
-        low = self.window_start(resume_after)
+        low = self.start_for(sync_mode)
         requests_before, count, objects = self.context.client.total_requests, 0, 0
         for page in self.pages(low, high):
             objects += len(page.items)
