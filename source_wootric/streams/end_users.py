@@ -1,9 +1,9 @@
 """End users and their custom properties: two streams, one read of the API.
 
 `end_users_properties` is a substream of `end_users`, but it never asks the API for its parents again:
-whichever of the two streams reads a range of end users first spools the pages to a local file, and the
-other, asking for the same range (same sync mode, same cursor: the usual case), replays that file. With
-anything else (one stream alone, different states) each stream reads the API itself.
+with both streams in the catalog, whichever reads first starts at the earlier of the two streams' starts
+and spools the pages to a local file; the other replays that file. Each is given the end users from its
+own start. A stream read alone reads the API itself.
 """
 
 from __future__ import annotations
