@@ -36,6 +36,12 @@ _SORT_KEYS = {
     "end_users": {"email": "email", "updated_at": "updated", "created_at": "created"},
     "events": {"created_at": "created"},
 }
+# Wootric's v2 API (e-mail delivery): path -> its one method. bounce_report e-mails a person a report.
+_V2_ROUTES = {
+    "/v2/email_stats": "GET",
+    "/v2/email_stats/sources": "GET",
+    "/v2/email_stats/bounce_report": "POST",
+}
 _SCORE_RANGES = {"promoters": (9, 10), "passives": (7, 8), "detractors": (0, 6)}
 _GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
@@ -166,9 +172,8 @@ class App:
             if method != "POST":
                 return errors_answer(404, "Not found")
             return self.token(headers, query, body)
-        if not path.startswith("/v1/"):
-            return errors_answer(404, "Not found")
-        if method != "GET" or not self._known(path):
+        v2 = self.ds.spec.email_stats and _V2_ROUTES.get(path) == method
+        if not v2 and (method != "GET" or not self._known(path)):
             return errors_answer(404, "Not found")
         holder = self._holder(headers)
         if holder is None:
@@ -181,7 +186,7 @@ class App:
             if not allowed:
                 return errors_answer(429, "rate limit exceeded", limit_headers)
         try:
-            answer = self.v1(path, query)
+            answer = self.v2(path, query) if v2 else self.v1(path, query)
         except ApiError as exc:
             answer = errors_answer(exc.status, exc.message)
         answer.headers.update(limit_headers)
@@ -230,7 +235,7 @@ class App:
         if path == "/v1/segments":
             return json_answer(200, ds.segments)
         if path == "/v1/nps_summary":
-            return json_answer(200, ds.nps(*self._nps_range(query)))
+            return json_answer(200, ds.nps(*self._date_range(query, "date[start]", "date[end]")))
         m = _ID_PATH.match(path)
         user = self._find_user(unquote(m.group(1)), query)
         if user is None:
@@ -243,6 +248,14 @@ class App:
             lo, hi = _SCORE_RANGES[m.group(3)]
             recs = [r for r in recs if lo <= r.score <= hi]
         return self.small_listing(recs, query)
+
+    def v2(self, path: str, query: dict) -> Answer:
+        if path == "/v2/email_stats":
+            start, end = "date_range[start_date]", "date_range[end_date]"
+            return json_answer(200, self.ds.email_stats(*self._date_range(query, start, end)))
+        if path == "/v2/email_stats/sources":
+            return json_answer(200, self.ds.email_send_sources())
+        return Answer(200, b"null")  # bounce_report: Wootric would e-mail the report to a person
 
     def _find_user(self, key: str, query: dict):
         ds = self.ds
@@ -324,18 +337,18 @@ class App:
             body = b"[" + b",".join(r.json() for r in page) + b"]"
         return Answer(200, body)
 
-    def _nps_range(self, query: dict) -> tuple[date, date]:
-        start, end = query.get("date[start]"), query.get("date[end]")
+    def _date_range(self, query: dict, start_key: str, end_key: str) -> tuple[date, date]:
+        start, end = query.get(start_key), query.get(end_key)
         if start is None and end is None:
             return self.ds.fmt.last_month()
         if start is None or end is None:
-            raise ApiError(400, f"date[{'start' if start is None else 'end'}] does not have a valid value")
+            raise ApiError(400, f"{start_key if start is None else end_key} does not have a valid value")
         try:
             d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
         except ValueError:
             raise ApiError(400, "date does not have a valid value") from None
         if d1 < d0:
-            raise ApiError(400, "date[end] does not have a valid value")
+            raise ApiError(400, f"{end_key} does not have a valid value")
         return d0, d1
 
     # ------------------------------------------------------------------------ control
