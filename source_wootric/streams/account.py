@@ -1,7 +1,9 @@
-"""Account-level streams: the custom property definitions (segments) and the NPS summary per period."""
+"""Account-level streams: the custom property definitions (segments), and the base of the streams read one
+period per request (the NPS summary here, the e-mail statistics in email.py)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import date
 from typing import Any, ClassVar
@@ -52,17 +54,13 @@ def _valid_state(state: Mapping[str, Any]) -> bool:
     return state.get("version") == STATE_VERSION and state.get("period") in ("day", "week", "month")
 
 
-NUMBERS = ("nps", "response_rate", "email_response_rate")
-COUNTS = ("responses", "detractors", "passives", "promoters")
-
-
-class NpsSummary(WootricStream):
-    """One record per period; each sync re-reads the open period and every period that overlaps the
-    look-back window, since late exclusions change closed periods. Wootric computes it in the account's
-    time zone. State: `{"version": 1, "period": "month", "period_start": "2024-05-01"}`, the open period."""
+class PeriodStream(WootricStream, ABC):
+    """One record per period (`nps_summary_period`: day, week or month) from `start_date`'s period to today's,
+    as Wootric computes it in the account's time zone. Each sync re-reads the open period and every period
+    that overlaps the look-back window, since late changes alter closed periods.
+    State: `{"version": 1, "period": "month", "period_start": "2024-05-01"}`, the open period."""
 
     primary_key: ClassVar[list[str]] = ["period", "period_start"]
-    endpoint = "nps_summary"
     cursor_field = "period_start"
     state_checkpoint_interval = 1
 
@@ -79,44 +77,63 @@ class NpsSummary(WootricStream):
         self._state = dict(value or {})
         if self._state and not _valid_state(self._state):
             raise config_error(
-                f"The saved state of stream `nps_summary` is not one this connector version writes (expected "
+                f"The saved state of stream `{self.name}` is not one this connector version writes (expected "
                 f'{{"version": {STATE_VERSION}, "period": "month", "period_start": "YYYY-MM-DD"}}). '
-                "Reset the stream `nps_summary` to read it again from `start_date`."
+                f"Reset the stream `{self.name}` to read it again from `start_date`."
             )
+
+    def local_date(self, epoch: int) -> date:
+        return pendulum.from_timestamp(epoch, tz=self.context.config.account_timezone.key).date()
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
-        start = pendulum.from_timestamp(config.start, tz=config.account_timezone.key).date()
+        start = self.local_date(config.start)
         if sync_mode != SyncMode.incremental or not self._state:
             return start
         if self._state["period"] != config.nps_summary_period:
             self.logger.warning(
-                f"nps_summary: the period changed from {self._state['period']} to {config.nps_summary_period}; "
+                f"{self.name}: the period changed from {self._state['period']} to {config.nps_summary_period}; "
                 "reading every period afresh from start_date."
             )
             return start
         lookback_start = today - pendulum.duration(days=config.lookback_window_days)
         return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
 
+    @abstractmethod
+    def period_columns(self, start: date, end: date) -> dict[str, Any]:
+        """The columns of one period (one request), besides `period`, `period_start` and `period_end`."""
+
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        config = self.context.config
-        period = config.nps_summary_period
-        today = pendulum.from_timestamp(self.context.high, tz=config.account_timezone.key).date()
+        period = self.context.config.nps_summary_period
+        today = self.local_date(self.context.high)
         requests_before, count = self.context.client.total_requests, 0
         for start, end in periods(self.first_day(sync_mode, today), today, period):
-            summary = self.context.client.get(
-                self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
-            )
-            count += 1
             record: dict[str, Any] = {
                 "period": period,
                 "period_start": start.isoformat(),
                 "period_end": end.isoformat(),
             }
-            for key in NUMBERS:
-                record[key] = self.shape.number(key, summary.get(key))
-            for key in COUNTS:
-                record[key] = self.shape.integer(key, summary.get(key))
+            for key, value in self.period_columns(start, end).items():
+                record.setdefault(key, value)
+            count += 1
             yield record
             self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
         self.summary(count, requests_before)
+
+
+NUMBERS = ("nps", "response_rate", "email_response_rate")
+COUNTS = ("responses", "detractors", "passives", "promoters")
+
+
+class NpsSummary(PeriodStream):
+    """Wootric's NPS per period; late exclusions change closed periods, hence the look-back."""
+
+    endpoint = "nps_summary"
+
+    def period_columns(self, start: date, end: date) -> dict[str, Any]:
+        summary = self.context.client.get(
+            self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
+        )
+        columns = {key: self.shape.number(key, summary.get(key)) for key in NUMBERS}
+        columns.update({key: self.shape.integer(key, summary.get(key)) for key in COUNTS})
+        return columns
