@@ -32,6 +32,10 @@ class TransientError(Exception):
     """A failure worth retrying: 5xx, a dropped connection, a timeout, a body that is not whole JSON."""
 
 
+class NotFound(AirbyteTracedException):
+    """HTTP 404 for a data path: the account or its region does not serve that path (Wootric's v2 API)."""
+
+
 def transient_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=FailureType.transient_error
@@ -98,9 +102,15 @@ class WootricClient:
         return sum(count for path, count in self.requests.items() if path != TOKEN_PATH)
 
     # -- the API -----------------------------------------------------------------------------------
-    def get(self, path: str, params: Mapping[str, Any] | None = None, *, expect: type = list) -> Any:
-        """GETs `/v1/{path}` and returns its decoded JSON, which must be of the type `expect`."""
-        url = f"{self.api_url}/v1/{path}"
+    def data_url(self, path: str, version: str = "v1") -> str:
+        """Where data lives: `/v1/...`; the e-mail statistics under `/v2/...`."""
+        return f"{self.api_url}/{version}/{path}"
+
+    def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, expect: type = list, version: str = "v1"
+    ) -> Any:
+        """GETs `/{version}/{path}` and returns its decoded JSON, which must be of the type `expect`."""
+        url = self.data_url(path, version)
         query = urlencode(params or {})  # encoded once, as requests would, rather than on every attempt
         renewed = False
         while True:
@@ -130,7 +140,8 @@ class WootricClient:
             return config_error(
                 f"Wootric denied access to {url} (HTTP 403{detail}): check the account's plan."
             )
-        return AirbyteTracedException(
+        failure = NotFound if response.status_code == 404 else AirbyteTracedException
+        return failure(
             message=f"Wootric answered HTTP {response.status_code} for {url}{detail}.",
             internal_message=f"HTTP {response.status_code} for {url}{detail}",
             failure_type=FailureType.system_error,
