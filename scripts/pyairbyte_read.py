@@ -31,6 +31,8 @@ PRIMARY_KEYS = {
     "declines": ["id"],
     "segments": ["name"],
     "nps_summary": ["period", "period_start"],
+    "email_stats": ["period", "period_start"],
+    "email_send_sources": ["source_type", "id"],
 }
 
 # NPS per month of the account's time zone, without the responses excluded from calculations: promoters
