@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             emu.url + "/oauth/token", data={"grant_type": "client_credentials", **tools.CLIENT}
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        urls = [(r["stream"], emu.url + "/v1/" + r["path"], r["params"]) for r in plan]
+        urls = [(r["stream"], emu.url + "/" + r["path"], r["params"]) for r in plan]
 
         bodies: list[tuple[str, bytes]] = []
 
