@@ -62,8 +62,7 @@ class EmailStats(PeriodStream):
         if self.unconfirmed:
             self.logger.warning(
                 f"{self.name}: for {len(self.unconfirmed)} periods Wootric did not report counting the days asked "
-                f"(first: {self.unconfirmed[0]}); those records may not hold the period they name. "
-                "Check `account_timezone`."
+                f"(first: {self.unconfirmed[0]}); those records may not hold the figures of the period they name."
             )
 
 
