@@ -86,9 +86,8 @@ class EmailSendSources(WootricStream):
                     "its items are emitted with that source_type."
                 )
             for item in self.shape.any_list(source_type, items) or []:
-                if raw := self.shape.mapping(
-                    source_type, item
-                ):  # anything but an object is logged, not emitted
+                # Anything but an object is logged as unreadable, not emitted.
+                if raw := self.shape.mapping(source_type, item):
                     count += 1
                     yield records.email_send_source(raw, source_type, self.shape)
         self.summary(count, requests_before)
