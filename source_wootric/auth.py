@@ -104,12 +104,13 @@ class WootricAuthenticator:
             self.logger.info(
                 f"Region {host.region}: the account token's prefix names it, so the connector uses {host.name}."
             )
-        elif self.plan.probes:
-            before = f"{_names(refused)} refused the credentials; " if refused else ""
+        elif refused:
             self.logger.info(
-                f"Region {host.region}: {before}{host.name} accepted them. Set `region` to {host.region} to "
-                "skip this search."
+                f"Region {host.region}: {_names(refused)} refused the credentials, {host.name} accepted them. "
+                f"Set `region` to {host.region} to skip this search."
             )
+        elif self.plan.probes:
+            self.logger.info(f"Region {host.region}: {host.name} accepted the credentials.")
 
     def _post(self, host: Host, form: dict[str, str]) -> requests.Response:
         """Asks `host` for a token; keeps it and returns the answer. A 200 without a token is a config error."""

@@ -254,17 +254,19 @@ def test_auto_probes_eu_then_au_when_the_us_refuses_and_logs_the_region(
         == [f"POST {host.token_url}" for host in tried] + [f"GET {found.url('end_users')}"] * 2
     )
     assert [r.message for r in caplog.records if r.message.startswith("Region")] == [
-        f"Region {found.region}: {' and '.join(h.name for h in tried[:-1])} refused the credentials; "
+        f"Region {found.region}: {' and '.join(h.name for h in tried[:-1])} refused the credentials, "
         f"{found.name} accepted them. Set `region` to {found.region} to skip this search."
     ]
 
 
-def test_auto_asks_only_us_when_us_accepts(requests_mock):
+def test_auto_asks_only_us_when_us_accepts(requests_mock, caplog):
     requests_mock.post(US.token_url, **token())
     requests_mock.get(US.url("end_users"), json=[])
     client, _ = make_client(where={"region": "auto"})
-    client.get("end_users")
+    with caplog.at_level(logging.INFO):
+        client.get("end_users")
     assert asked(requests_mock) == [f"POST {US.token_url}", f"GET {US.url('end_users')}"]
+    assert "Region us: api.wootric.com accepted the credentials." in caplog.messages
 
 
 def test_auto_refused_everywhere_is_the_credentials_error(requests_mock):
