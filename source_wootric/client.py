@@ -281,7 +281,7 @@ class WootricClient:
         self._answered.add(host)
         self.budget.observe(response.headers)
         if response.status_code >= 500:
-            raise TransientError(f"HTTP {response.status_code} on {counter_key}")
+            raise TransientError(f"HTTP {response.status_code}{error_detail(response)} on {counter_key}")
         if expect is None or response.status_code != 200:
             return response, None
         try:

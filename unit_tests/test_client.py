@@ -205,6 +205,20 @@ def test_transient_failures_that_do_not_end_become_a_transient_error(requests_mo
     assert fake.slept == [1.0, 2.0, 4.0, 8.0] and client.requests["end_users"] == 5
 
 
+def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
+    requests_mock.post(TOKEN_URL, **token())
+    body = {
+        "type": "error_list",
+        "errors": [{"status": 500, "message": "database busy"}, {"message": "try later"}],
+    }
+    requests_mock.get(USERS_URL, status_code=500, json=body)
+    client, _ = make_client(max_transient_retries=1)
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.transient_error
+    assert "HTTP 500: database busy; try later on end_users" in error.value.message
+
+
 def test_the_token_endpoint_failing_is_retried_too(requests_mock):
     requests_mock.post(TOKEN_URL, [{"status_code": 500, "text": "oops"}, token()])
     requests_mock.get(USERS_URL, json=[])
