@@ -17,11 +17,8 @@ import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-REGION_HOSTS = {
-    "us": "https://api.wootric.com",
-    "eu": "https://api.wootric.eu",
-    "au": "https://api.wootric.au",
-}
+from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
+
 NPS_PERIODS = ("day", "week", "month")
 
 
@@ -44,6 +41,8 @@ class Tuning:
     rate_limit_fallback_wait: float = 60.0
     max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
+    # The share of the account's per-minute rate limit left to its other clients (SDKs, integrations).
+    rate_limit_reserve: float = 0.10
 
     @classmethod
     def from_env(cls) -> Tuning:
@@ -56,6 +55,7 @@ class Tuning:
             "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
             "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
+            "rate_limit_reserve": "WOOTRIC_RATE_LIMIT_RESERVE",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
@@ -65,10 +65,14 @@ class Tuning:
                 except ValueError:
                     number = -1.0
                 least = 0.001 if field.endswith("timeout") else 0.0
-                if not number >= least or number == float("inf"):
+                most = (
+                    0.9 if field == "rate_limit_reserve" else float("inf")
+                )  # a share: some budget must be ours
+                if not least <= number < float("inf") or number > most:
+                    below = f" and at most {most}" if most < float("inf") else ""
                     raise config_error(
-                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0, "
-                        f"not {os.environ[name]!r}."
+                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0"
+                        f"{below}, not {os.environ[name]!r}."
                     )
                 values[field] = int(number) if isinstance(getattr(cls, field), int) else number
         return cls(**values)
@@ -89,7 +93,7 @@ class Credentials:
 class WootricConfig:
     credentials: Credentials
     start: int  # epoch seconds
-    api_url: str  # scheme://host[/prefix], no trailing slash
+    hosts: HostPlan  # where the API is: one host, or the regions to probe for the account
     account_timezone: ZoneInfo
     lookback_window_days: int = 30
     nps_summary_period: str = "month"
@@ -177,7 +181,7 @@ def parse_start_date(value: Any) -> int:
     return int(parsed.timestamp())
 
 
-def _api_url(config: Mapping[str, Any]) -> str:
+def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     base_url = config.get("base_url")
     if base_url not in (None, ""):
         if not isinstance(base_url, str):
@@ -188,11 +192,10 @@ def _api_url(config: Mapping[str, Any]) -> str:
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
                 "or http://127.0.0.1:8080."
             )
-        return base_url.strip().rstrip("/")
-    region = config.get("region", "us")
-    if region not in REGION_HOSTS:
-        raise config_error(f"`region` must be one of us, eu, au, not {region!r}.")
-    return REGION_HOSTS[region]
+    region = config.get("region") or AUTO  # a 0.1.0 config may have none
+    if region not in (AUTO, *REGIONS):
+        raise config_error(f"`region` must be one of {', '.join((AUTO, *REGIONS))}, not {region!r}.")
+    return plan_hosts(region, base_url or None, credentials.account_token)
 
 
 def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
@@ -215,10 +218,11 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
     period = config.get("nps_summary_period", "month")
     if period not in NPS_PERIODS:
         raise config_error(f"`nps_summary_period` must be one of day, week, month, not {period!r}.")
+    credentials = _credentials(config.get("credentials"))
     return WootricConfig(
-        credentials=_credentials(config.get("credentials")),
+        credentials=credentials,
         start=parse_start_date(config.get("start_date")),
-        api_url=_api_url(config),
+        hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
         lookback_window_days=_int_setting(config, "lookback_window_days", 30),
         nps_summary_period=period,

@@ -182,7 +182,8 @@ def _with_unknown_fields(record: Record, raw: Mapping[str, Any], consumed: froze
 
 END_USER_FIELDS = frozenset(
     {"id", "created_at", "updated_at", "email", "last_surveyed", "external_created_at", "last_seen_at"}
-    | {"phone_number", "external_id", "last_response", "settings", "properties"}
+    | {"phone_number", "external_id", "user_id", "page_views_count", "last_response", "settings"}
+    | {"properties"}
 )
 SETTINGS = (
     "email_nps",
@@ -208,6 +209,10 @@ def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
         last_seen_at=shape.timestamp("last_seen_at", raw.get("last_seen_at")),
         phone_number=shape.text("phone_number", raw.get("phone_number")),
         external_id=shape.text("external_id", raw.get("external_id")),
+        # Old accounts' fields (the Singer tap declares page_views_count an integer; user_id's type is
+        # documented nowhere, so it is text, numbers included).
+        user_id=shape.text("user_id", raw.get("user_id")),
+        page_views_count=shape.integer("page_views_count", raw.get("page_views_count")),
         last_response__id=shape.integer("last_response__id", last_response.get("id")),
         last_response__score=shape.integer("last_response__score", last_response.get("score")),
         last_response__text=shape.text("last_response__text", last_response.get("text")),

@@ -14,8 +14,10 @@ from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 impor
     ConnectorMetadataDefinitionV0,
 )
 
+from source_wootric.hosts import REGION_HOSTS
+
 ROOT = Path(__file__).resolve().parent.parent
-API_HOSTS = {"api.wootric.com", "api.wootric.eu", "api.wootric.au"}
+API_HOSTS = {host.name for host in REGION_HOSTS.values()}
 BASE_IMAGE_RE = re.compile(r"^docker\.io/airbyte/python-connector-base:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
 
 

@@ -96,6 +96,7 @@ def test_end_user_is_flattened_to_the_documented_columns():
         "last_response": {"id": 505550023, "score": 9, "text": "Great.", "survey": {"channel": "mobile:ios"}},
         "settings": {"email_nps": True, "mobile_nps": True, "web_nps": False, "force_mobile_survey": None},
         "page_views_count": 12,
+        "user_id": 7,
     }
     record = records.end_user(raw, shaper())
     assert record == {
@@ -118,7 +119,8 @@ def test_end_user_is_flattened_to_the_documented_columns():
         "settings_force_mobile_survey": None,
         "settings_force_web_survey": None,
         "settings_surveys_disabled_by_end_user": None,
-        "page_views_count": 12,  # a field we do not model passes through
+        "user_id": "7",  # old accounts' columns: user_id as text, page_views_count an integer
+        "page_views_count": 12,
     }
 
 

@@ -168,7 +168,7 @@ class WootricStream(HttpStream, ABC):
 
     @property
     def url_base(self) -> str:
-        return f"{self.context.config.api_url}/v1/"
+        return self.context.client.host.url("")
 
     def path(self, **kwargs: Any) -> str:
         return self.endpoint
