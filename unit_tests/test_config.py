@@ -23,7 +23,7 @@ def with_changes(**changes):
 def test_a_valid_config_reads_with_defaults():
     config = parse_config(VALID)
     assert config.api_url == REGION_HOSTS["us"] and config.start == 1577836800
-    assert config.account_timezone.key == "UTC" and config.lookback_window_days == 30
+    assert config.account_timezone is None and config.lookback_window_days == 30  # None: auto
     assert config.nps_summary_period == "month" and config.credentials.secrets == [SECRET]
 
 
@@ -71,6 +71,7 @@ def test_regions_choose_their_host(region):
         ({"base_url": "api.wootric.com"}, "`base_url`"),
         ({"base_url": "ftp://api.wootric.com"}, "`base_url`"),
         ({"account_timezone": "Mars/Olympus"}, "`account_timezone`"),
+        ({"account_timezone": 10}, "`account_timezone`"),
         ({"lookback_window_days": -1}, "`lookback_window_days`"),
         ({"lookback_window_days": "30"}, "`lookback_window_days`"),
         ({"nps_summary_period": "year"}, "`nps_summary_period`"),

@@ -86,7 +86,7 @@ class NpsSummary(WootricStream):
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
-        start = pendulum.from_timestamp(config.start, tz=config.account_timezone.key).date()
+        start = pendulum.from_timestamp(config.start, tz=self.context.zone.key).date()
         if sync_mode != SyncMode.incremental or not self._state:
             return start
         if self._state["period"] != config.nps_summary_period:
@@ -101,7 +101,7 @@ class NpsSummary(WootricStream):
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         config = self.context.config
         period = config.nps_summary_period
-        today = pendulum.from_timestamp(self.context.high, tz=config.account_timezone.key).date()
+        today = pendulum.from_timestamp(self.context.high, tz=self.context.zone.key).date()
         requests_before, count = self.context.client.total_requests, 0
         for start, end in periods(self.first_day(sync_mode, today), today, period):
             summary = self.context.client.get(
