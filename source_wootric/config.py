@@ -20,6 +20,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
 
 NPS_PERIODS = ("day", "week", "month")
+AUTO_TIMEZONE = "auto"
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -94,7 +95,7 @@ class WootricConfig:
     credentials: Credentials
     start: int  # epoch seconds
     hosts: HostPlan  # where the API is: one host, or the regions to probe for the account
-    account_timezone: ZoneInfo
+    account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see zone_probe.py)
     lookback_window_days: int = 30
     nps_summary_period: str = "month"
     tuning: Tuning = Tuning()
@@ -205,16 +206,28 @@ def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
+def parse_account_timezone(value: Any) -> ZoneInfo | None:
+    """An IANA zone name, or None for `auto` (also when missing: the spec's default). An explicit zone is
+    still checked against the data's UTC offsets at the start of each sync."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO_TIMEZONE)):
+        return None
+    if not isinstance(value, str):
+        raise config_error(
+            f"`account_timezone` must be text, not {_kind(value)}: `auto` or an IANA name such as America/Los_Angeles."
+        )
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise config_error(
+            f"`account_timezone` {value!r} is not an IANA time zone name such as America/Los_Angeles; "
+            "`auto` learns it from the data."
+        ) from error
+
+
 def parse_config(config: Mapping[str, Any]) -> WootricConfig:
     if not isinstance(config, Mapping):
         raise config_error("The config must be a JSON object.")
-    timezone_name = config.get("account_timezone") or "UTC"
-    try:
-        account_timezone = ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
-        raise config_error(
-            f"`account_timezone` {timezone_name!r} is not an IANA time zone name such as America/Los_Angeles."
-        ) from error
+    account_timezone = parse_account_timezone(config.get("account_timezone"))
     period = config.get("nps_summary_period", "month")
     if period not in NPS_PERIODS:
         raise config_error(f"`nps_summary_period` must be one of day, week, month, not {period!r}.")

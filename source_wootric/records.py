@@ -13,16 +13,15 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
+from source_wootric.timezone import read_datetime
+
 Record = dict[str, Any]
 
 
 def parse_datetime(value: str, account_timezone: tzinfo) -> datetime:
-    """Reads the three forms Wootric sends: `2018-01-02 23:03:41 -0800`, `2014-12-01 18:36:59` (no offset:
-    the account's time zone) and ISO 8601 `2015-02-12T06:29:27.000-08:00`."""
-    text = value.strip()
-    if len(text) == 25 and text[19] == " " and text[20] in "+-":
-        text = f"{text[:19]}{text[20:23]}:{text[23:]}"
-    parsed = datetime.fromisoformat(text)
+    """Reads any of the forms Wootric sends (see timezone.read_datetime); one without an offset is read in
+    `account_timezone` (at a DST fold, its first reading)."""
+    parsed = read_datetime(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=account_timezone)
 
 
@@ -66,8 +65,9 @@ def whole_number(value: Any) -> int | None:
 class Shaper:
     """Converts values to column types for one stream, logging each column's first unreadable value."""
 
-    def __init__(self, stream: str, account_timezone: tzinfo, logger: logging.Logger):
+    def __init__(self, stream: str, account_timezone: Callable[[], tzinfo], logger: logging.Logger):
         self.stream = stream
+        # Asked only for a datetime without an offset: the zone may be learnt from the API on first use.
         self.account_timezone = account_timezone
         self.logger = logger
         self.unreadable: dict[str, int] = {}
@@ -119,9 +119,11 @@ class Shaper:
     def datetime(self, column: str, value: Any) -> datetime | None:
         if isinstance(value, str) and value.strip():
             try:
-                return parse_datetime(value, self.account_timezone)
+                moment = read_datetime(value)
             except ValueError:
                 pass
+            else:
+                return moment if moment.tzinfo is not None else moment.replace(tzinfo=self.account_timezone())
         elif value is None or value == "":
             return None
         self._unreadable(column, value, "a date-time")
@@ -374,7 +376,7 @@ def send_time(shape: Shaper, column: str, value: Any) -> str | None:
         except ValueError:
             pass
         else:
-            return to_rfc3339(local.replace(tzinfo=shape.account_timezone))
+            return to_rfc3339(local.replace(tzinfo=shape.account_timezone()))
     return shape.timestamp(column, value)
 
 

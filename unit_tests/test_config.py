@@ -27,7 +27,7 @@ def test_a_valid_config_reads_with_defaults():
         config.hosts.hosts == tuple(REGION_HOSTS[r] for r in ("us", "eu", "au"))
         and config.start == 1577836800
     )
-    assert config.account_timezone.key == "UTC" and config.lookback_window_days == 30
+    assert config.account_timezone is None and config.lookback_window_days == 30  # None: auto
     assert config.nps_summary_period == "month" and config.credentials.secrets == [SECRET]
 
 
@@ -106,6 +106,7 @@ def test_a_rate_limit_reserve_outside_0_to_0_9_is_a_config_error(monkeypatch, va
         ({"base_url": "api.wootric.com"}, "`base_url`"),
         ({"base_url": "ftp://api.wootric.com"}, "`base_url`"),
         ({"account_timezone": "Mars/Olympus"}, "`account_timezone`"),
+        ({"account_timezone": 10}, "`account_timezone`"),
         ({"lookback_window_days": -1}, "`lookback_window_days`"),
         ({"lookback_window_days": "30"}, "`lookback_window_days`"),
         ({"nps_summary_period": "year"}, "`nps_summary_period`"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from zoneinfo import ZoneInfo
 
 import pytest
 from airbyte_cdk.models import SyncMode
@@ -13,6 +14,7 @@ from source_wootric.client import WootricClient
 from source_wootric.config import parse_config
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.email import EmailSendSources, EmailStats
+from source_wootric.zone_probe import AccountZone
 from unit_tests.test_client import API, TOKEN_URL, token
 from unit_tests.test_records import REFERENCE_EMAIL_STATS
 
@@ -31,7 +33,9 @@ def context(start_date: str = "2024-08-01T12:00:00Z") -> SyncContext:
     )
     logger = logging.getLogger("test-email")
     # A sync "started" on 2024-09-15: periods August and September 2024.
-    return SyncContext(config, WootricClient(config, logger), logger, started_at=1_726_400_000)
+    sync = SyncContext(config, WootricClient(config, logger), logger, started_at=1_726_400_000)
+    sync.account_zone = AccountZone(ZoneInfo("America/Los_Angeles"), known=True)  # as if learnt
+    return sync
 
 
 def warnings(caplog) -> list[str]:

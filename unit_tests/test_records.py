@@ -18,7 +18,7 @@ LA = ZoneInfo("America/Los_Angeles")
 
 
 def shaper(stream: str = "end_users") -> Shaper:
-    return Shaper(stream, LA, logging.getLogger("test"))
+    return Shaper(stream, lambda: LA, logging.getLogger("test"))
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ class PeriodStream(WootricStream, ABC):
             )
 
     def local_date(self, epoch: int) -> date:
-        return pendulum.from_timestamp(epoch, tz=self.context.config.account_timezone.key).date()
+        return pendulum.from_timestamp(epoch, tz=self.context.zone.key).date()
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
