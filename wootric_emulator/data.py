@@ -594,7 +594,10 @@ class _Generator:
         ds, rng = self.ds, self.rng
         n = len(times)
         order = sorted(range(n), key=lambda i: (times[i][0], rng.random()))
-        legacy_cut = times[order[int(n * ds.legacy)]][0] if ds.legacy > 0 and n else None
+        legacy_cut = None
+        if ds.legacy > 0 and n:
+            oldest = int(n * ds.legacy)  # legacy_fraction=1: every record, so the cut is after the end
+            legacy_cut = times[order[oldest]][0] if oldest < n else ds.end + 1
         numbers = list(range(1, n + 1))
         rng.shuffle(numbers)
         showcase = set(rng.sample(range(n), min(3, n))) if n >= 20 else set()
