@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from .auth import Credentials, RateLimiter, TokenStore
 from .behaviours import Behaviours
 from .data import COMPAT_SINGER_TAP, Dataset, DatasetSpec
 from .faults import Fault, FaultPlan
-from .proxy import ConnectProxy
 from .regions import API_PREFIXES, check_region, default_account_token
 from .server import App, HttpServer
 from .timefmt import TimeFormatter
+
+if TYPE_CHECKING:
+    from .proxy import ConnectProxy
 
 
 class Emulator:
@@ -100,6 +103,8 @@ class Emulator:
             self.url = f"http://{shown}:{port}"
             self._http.start()
             if self.with_proxy:
+                from .proxy import ConnectProxy  # needs `cryptography`: only imported when asked for
+
                 self._proxy = ConnectProxy(self.app, self._http, self.host)
                 self._proxy.start()
                 self.proxy_url, self.ca_bundle_path = self._proxy.url, self._proxy.ca.bundle_path

@@ -267,13 +267,15 @@ class App:
 
     @staticmethod
     def foreign_token(query, body) -> Answer:
-        """The token endpoint of a region where the account does not live."""
-        if "account_token" in query:
-            return json_answer(404, {"error": "Not found", "status": 404})
+        """The token endpoint of a region where the account does not live: no account, no client."""
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        if form.get("grant_type") == "client_credentials":
-            return json_answer(401, OAuthError(401, "invalid_client", INVALID_CLIENT).body())
-        return json_answer(400, OAuthError(400, "invalid_grant", INVALID_GRANT).body())
+        if "account_token" in query:
+            exc = OAuthError(404, "Not found", "No account with this account_token.")
+        elif form.get("grant_type") == "client_credentials":
+            exc = OAuthError(401, "invalid_client", INVALID_CLIENT)
+        else:
+            exc = OAuthError(400, "invalid_grant", INVALID_GRANT)
+        return json_answer(exc.status, exc.body())
 
     def v1(self, path: str, query: dict) -> Answer:
         ds = self.ds
