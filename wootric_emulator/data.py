@@ -67,6 +67,9 @@ class DatasetSpec:
     property_kinds: tuple = ALL_PROPERTY_KINDS
     long_text_fraction: float = 0.005
     email_stats: bool = True  # serves /v2/email_stats; False: 404, as an account or region without it
+    legacy_at_folds: bool = False  # also serve offset-less local times that a DST fold makes ambiguous
+    offsetless_mix: bool = False  # a random half of the other records also served without an offset
+    shared_email_fraction: float = 0.0  # share of end users whose e-mail is "Unknown" or null (half each)
 
     def n_responses(self) -> int:
         return self.users * 3 // 2 if self.responses is None else self.responses
@@ -257,8 +260,12 @@ class Dataset:
             raise ValueError(f"unknown property kinds {sorted(unknown)}")
         self.legacy = spec.legacy_fraction
         self.iso = spec.iso_fraction
+        self.offsetless_mix = spec.offsetless_mix
         if compat:
             self.legacy = self.iso = 0.0
+            self.offsetless_mix = False
+        if not 0.0 <= spec.shared_email_fraction <= 1.0:
+            raise ValueError("shared_email_fraction must be within [0, 1]")
         with no_gc():  # hundreds of thousands of small dicts: the cyclic GC would cost a third of the time
             _Generator(self).run()
 
@@ -281,13 +288,21 @@ class Dataset:
         return b"{" + b",".join(parts) + b"}"
 
     def user_by_email(self, email: str) -> Rec | None:
-        return self._by_email.get(email.strip().lower())
+        found = self._by_email.get(email.strip().lower())
+        return found[0] if found else None
+
+    def users_by_email(self, email: str) -> list[Rec]:
+        """Every user with this address (case-insensitive): several share ``Unknown``."""
+        return self._by_email.get(email.strip().lower(), [])
 
     def user_by_external_id(self, external_id: str) -> Rec | None:
         return self._by_external.get(external_id)
 
     def _index_lookups(self) -> None:
-        self._by_email = {r.email.lower(): r for r in self.users.by_id.values()}
+        self._by_email: dict[str, list[Rec]] = defaultdict(list)
+        for r in self.users.by_id.values():
+            if r.email:  # a null e-mail is indexed as "" and cannot be looked up
+                self._by_email[r.email.lower()].append(r)
         self._by_external = {
             r.data["external_id"]: r for r in self.users.by_id.values() if r.data.get("external_id")
         }
@@ -634,6 +649,9 @@ class _Generator:
         self.rng = random.Random(self.spec.seed)
         self.time = Timeline(self.rng, ds.start, ds.end, self.spec.sparse_years)
         self.compat = ds.compat == COMPAT_SINGER_TAP
+        # Own random streams, so that these options change only what they are about.
+        self.mix_rng = random.Random(f"offsetless:{self.spec.seed}") if ds.offsetless_mix else None
+        self.email_rng = random.Random(f"shared-email:{self.spec.seed}")
 
     def run(self) -> None:
         ds, spec = self.ds, self.spec
@@ -641,6 +659,7 @@ class _Generator:
             raise ValueError("counts must not be negative")
         times = self._user_times()
         users = self._users(times)
+        self._share_emails(users)
         responses = self._events(users, spec.n_responses(), 500_000_000, is_response=True)
         declines = self._events(users, spec.n_declines(), 70_000_000, is_response=False)
         self._link(users, responses, declines)
@@ -707,7 +726,10 @@ class _Generator:
         ds, rng = self.ds, self.rng
         n = len(times)
         order = sorted(range(n), key=lambda i: (times[i][0], rng.random()))
-        legacy_cut = times[order[int(n * ds.legacy)]][0] if ds.legacy > 0 and n else None
+        legacy_cut = None
+        if ds.legacy > 0 and n:
+            oldest = int(n * ds.legacy)  # legacy_fraction=1: every record, so the cut is after the end
+            legacy_cut = times[order[oldest]][0] if oldest < n else ds.end + 1
         numbers = list(range(1, n + 1))
         rng.shuffle(numbers)
         showcase = set(rng.sample(range(n), min(3, n))) if n >= 20 else set()
@@ -733,12 +755,24 @@ class _Generator:
         self.legacy_cut = legacy_cut
         return users
 
+    def _share_emails(self, users: list[Rec]) -> None:
+        """``shared_email_fraction`` of users get the e-mail ``Unknown`` or null (indexed as ``""``)."""
+        share, rnd = self.spec.shared_email_fraction, self.email_rng.random
+        if share <= 0:
+            return
+        for rec in users:
+            if rnd() < share:
+                unknown = rnd() < 0.5
+                rec.email = "Unknown" if unknown else ""
+                rec.data["email"] = "Unknown" if unknown else None
+
     def _form(self, created: int, legacy_cut: int | None) -> int:
         if legacy_cut is not None and created < legacy_cut:
             return LEGACY
-        if self.ds.iso > 0 and self.rng.random() < self.ds.iso:
-            return ISO
-        return OFFSET
+        form = ISO if self.ds.iso > 0 and self.rng.random() < self.ds.iso else OFFSET
+        if self.mix_rng is not None and self.mix_rng.random() < 0.5:
+            return LEGACY
+        return form
 
     # ---- responses and declines
     def _events(self, users: list[Rec], count: int, id_base: int, is_response: bool) -> list[Rec]:
