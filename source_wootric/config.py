@@ -186,7 +186,7 @@ def _api_url(config: Mapping[str, Any]) -> str:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise config_error(
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
-                "or http://127.0.0.1:8080."
+                "or http://localhost:8080."
             )
         return base_url.strip().rstrip("/")
     region = config.get("region", "us")

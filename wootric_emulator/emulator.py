@@ -59,7 +59,7 @@ class Emulator:
             host, port = self._http.address
             self.port = port
             shown = f"[{host}]" if ":" in host else host
-            self.url = f"http://{shown}:{port}"
+            self.url = f"http://{shown}:{port}"  # ignore-https-check: plain HTTP on loopback
             self._http.start()
         return self.url
 
