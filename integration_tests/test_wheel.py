@@ -47,13 +47,15 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_holds_the_package_its_data_and_the_command(wheel: Path) -> None:
-    tracked = sh("git", "ls-files", "source_wootric").split()
+    package_files = sh(
+        "git", "ls-files", "--cached", "--others", "--exclude-standard", "source_wootric"
+    ).split()
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         metadata = HeaderParser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
         entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
-    assert {n for n in names if not n.startswith(dist_info)} == set(tracked)
+    assert {n for n in names if not n.startswith(dist_info)} == set(package_files)
     assert "source_wootric/spec.yaml" in names and len([n for n in names if n.endswith(".json")]) == 6
     registry = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
     assert (metadata["Name"], metadata["Version"]) == (
