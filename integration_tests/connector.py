@@ -84,10 +84,17 @@ class Output:
 
 
 def run(
-    args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 600, **files: Any
+    args: list[str],
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    command: str = COMMAND,
+    **files: Any,
 ) -> Output:
-    """`source-wootric <args>`, where `--config config` etc. name JSON files written from `files`."""
-    argv = [COMMAND]
+    """`source-wootric <args>` (another install's with `command`), where `--config config` etc. name JSON
+    files written from `files`."""
+    argv = [command]
     for arg in args:
         if arg in files:
             path = tmp_path / f"{arg}.json"

@@ -191,7 +191,7 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise config_error(
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
-                "or http://127.0.0.1:8080."
+                "or http://localhost:8080."
             )
     region = config.get("region") or AUTO  # a 0.1.0 config may have none
     if region not in (AUTO, *REGIONS):

@@ -100,7 +100,7 @@ class Emulator:
             host, port = self._http.address
             self.port = port
             shown = f"[{host}]" if ":" in host else host
-            self.url = f"http://{shown}:{port}"
+            self.url = f"http://{shown}:{port}"  # ignore-https-check: plain HTTP on loopback
             self._http.start()
             if self.with_proxy:
                 from .proxy import ConnectProxy  # needs `cryptography`: only imported when asked for
