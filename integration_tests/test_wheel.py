@@ -56,7 +56,8 @@ def test_wheel_holds_the_package_its_data_and_the_command(wheel: Path) -> None:
         metadata = HeaderParser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
         entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
     assert {n for n in names if not n.startswith(dist_info)} == set(package_files)
-    assert "source_wootric/spec.yaml" in names and len([n for n in names if n.endswith(".json")]) == 6
+    schemas = {f"source_wootric/schemas/{stream}.json" for stream in STREAMS}  # one per stream
+    assert "source_wootric/spec.yaml" in names and {n for n in names if n.endswith(".json")} == schemas
     registry = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
     assert (metadata["Name"], metadata["Version"]) == (
         registry["remoteRegistries"]["pypi"]["packageName"],
