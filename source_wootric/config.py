@@ -23,6 +23,7 @@ REGION_HOSTS = {
     "au": "https://api.wootric.au",
 }
 NPS_PERIODS = ("day", "week", "month")
+MAX_LOOKBACK_WINDOW_DAYS = 365  # spec.yaml's maximum: a year of responses re-read on every sync is plenty
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -44,6 +45,8 @@ class Tuning:
     rate_limit_fallback_wait: float = 60.0
     max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
+    # Disk the end-user spool may use (about 0.8 kB per end user); past it the second stream reads the API.
+    spool_max_bytes: int = 2 * 1024**3
 
     @classmethod
     def from_env(cls) -> Tuning:
@@ -56,6 +59,7 @@ class Tuning:
             "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
             "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
+            "spool_max_bytes": "WOOTRIC_SPOOL_MAX_BYTES",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
@@ -188,6 +192,12 @@ def _api_url(config: Mapping[str, Any]) -> str:
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
                 "or http://127.0.0.1:8080."
             )
+        if parts.scheme != "https" and os.environ.get("DEPLOYMENT_MODE", "").lower() == "cloud":
+            # Plain http would carry the client secret or password, and every token, in clear text.
+            raise config_error(
+                f"`base_url` {base_url!r} must use https on Airbyte Cloud: plain http would send the credentials "
+                "in clear text."
+            )
         return base_url.strip().rstrip("/")
     region = config.get("region", "us")
     if region not in REGION_HOSTS:
@@ -195,10 +205,10 @@ def _api_url(config: Mapping[str, Any]) -> str:
     return REGION_HOSTS[region]
 
 
-def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
+def _int_setting(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise config_error(f"`{key}` must be a whole number of days, 0 or more, not {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise config_error(f"`{key}` must be a whole number of days from 0 to {maximum}, not {value!r}.")
     return value
 
 
@@ -220,7 +230,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         start=parse_start_date(config.get("start_date")),
         api_url=_api_url(config),
         account_timezone=account_timezone,
-        lookback_window_days=_int_setting(config, "lookback_window_days", 30),
+        lookback_window_days=_int_setting(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
         nps_summary_period=period,
         tuning=Tuning.from_env(),
     )
