@@ -76,8 +76,11 @@ class NpsSummary(WootricStream):
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
+        self.check_state(value)
         self._state = dict(value or {})
-        if self._state and not _valid_state(self._state):
+
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        if value and not _valid_state(value):
             raise config_error(
                 f"The saved state of stream `nps_summary` is not one this connector version writes (expected "
                 f'{{"version": {STATE_VERSION}, "period": "month", "period_start": "YYYY-MM-DD"}}). '
