@@ -89,7 +89,12 @@ class NpsSummary(WootricStream):
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
-        start = pendulum.from_timestamp(config.start, tz=config.account_timezone.key).date()
+        # start_date's own (UTC) date, or its date in the account's zone where that is later: in zones west of
+        # UTC the account's date alone would fall on the day (and month) before start_date.
+        start = max(
+            pendulum.from_timestamp(config.start, tz="UTC").date(),
+            pendulum.from_timestamp(config.start, tz=config.account_timezone.key).date(),
+        )
         if sync_mode != SyncMode.incremental or not self._state:
             return start
         if self._state["period"] != config.nps_summary_period:
