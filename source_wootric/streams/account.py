@@ -110,6 +110,13 @@ class NpsSummary(WootricStream):
         config = self.context.config
         period = config.nps_summary_period
         today = pendulum.from_timestamp(self.context.high, tz=config.account_timezone.key).date()
+        saved = date.fromisoformat(self._state["period_start"]) if self._state else None
+        if sync_mode == SyncMode.incremental and saved is not None and saved > today:
+            self.logger.warning(
+                f"nps_summary: the saved state ({saved}) is later than today ({today}); nothing to read, state "
+                "kept unchanged. Reset the stream if the state is wrong."
+            )
+            return
         requests_before, count = self.context.client.total_requests, 0
         for start, end in periods(self.first_day(sync_mode, today), today, period):
             summary = self.context.client.get(
