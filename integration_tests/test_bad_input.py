@@ -106,7 +106,7 @@ CONFIG_CASES = {
         ("`lookback_window_days`",), config=config(lookback_window_days="30")
     ),
     "lookback_window_days above the spec's maximum": Case(
-        ("`lookback_window_days`", "365"), config=config(lookback_window_days=366)
+        ("`lookback_window_days`", "3650"), config=config(lookback_window_days=3651)
     ),
     # On Airbyte Cloud plain http would carry the secret in clear text (the emulator's http is fine elsewhere).
     "http base_url on Airbyte Cloud": Case(

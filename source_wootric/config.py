@@ -23,7 +23,7 @@ REGION_HOSTS = {
     "au": "https://api.wootric.au",
 }
 NPS_PERIODS = ("day", "week", "month")
-MAX_LOOKBACK_WINDOW_DAYS = 365  # spec.yaml's maximum: a year of responses re-read on every sync is plenty
+MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: ten years, a full re-read of any account on every sync
 
 
 def config_error(message: str) -> AirbyteTracedException:
