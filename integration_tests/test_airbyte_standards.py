@@ -92,9 +92,15 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     )
     assert out.returncode == 0
     bounds = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in state}
-    assert set(bounds) == set(INCREMENTAL_STREAMS) == {
-        name for name, stream in discovered_streams().items() if "incremental" in stream["supported_sync_modes"]
-    }
+    assert (
+        set(bounds)
+        == set(INCREMENTAL_STREAMS)
+        == {
+            name
+            for name, stream in discovered_streams().items()
+            if "incremental" in stream["supported_sync_modes"]
+        }
+    )
     after_users = bounds["end_users"]["updated_at_epoch"]
     after_responses = bounds["responses"]["created_at_epoch"]
     expected_users = {u["id"] for u in emulator.end_users if emulator.epoch(u["updated_at"]) > after_users}
