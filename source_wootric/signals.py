@@ -39,11 +39,11 @@ class RateLimitSignals:
         waits made while each was produced yielded before it."""
         descriptor = StreamDescriptor(name=stream)
         records_out, rate_limited = False, False
-        for message in messages:
-            statuses = self._statuses(descriptor)
-            rate_limited = rate_limited or bool(statuses)
-            yield from statuses
-            if _is_record(message):
+        for message in messages:  # kept cheap: it runs once per record
+            if self._resets:
+                yield from self._statuses(descriptor)
+                rate_limited = True
+            if (rate_limited or not records_out) and _is_record(message):
                 # Before a stream's first record the CDK emits RUNNING itself.
                 if rate_limited and records_out:
                     yield as_airbyte_message(descriptor, AirbyteStreamStatus.RUNNING)
@@ -69,4 +69,4 @@ class RateLimitSignals:
 
 
 def _is_record(message: Any) -> bool:
-    return isinstance(message, Mapping) or getattr(message, "type", None) == Type.RECORD
+    return isinstance(message, dict | Mapping) or getattr(message, "type", None) == Type.RECORD
