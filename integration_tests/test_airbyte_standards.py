@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.connector import catalog, config_for, read
+from integration_tests.connector import catalog, config_for, discovered_streams, read
 from source_wootric.source import SourceWootric
 from wootric_emulator import DatasetSpec, Emulator
 
@@ -32,6 +34,14 @@ FILED_STREAMS = (
     "declines",
     "segments",
     "email_send_sources",
+)
+INCREMENTAL_STREAMS = (
+    "end_users",
+    "end_users_properties",
+    "responses",
+    "declines",
+    "nps_summary",
+    "email_stats",
 )
 
 
@@ -92,11 +102,20 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     out = read(
         tmp_path,
         config=config_for(emulator, start_date="2021-01-01T00:00:00Z", lookback_window_days=0),
-        catalog=catalog(end_users="incremental", responses="incremental"),
+        catalog=catalog(**dict.fromkeys(INCREMENTAL_STREAMS, "incremental")),
         state=state,
     )
     assert out.returncode == 0
     bounds = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in state}
+    assert (
+        set(bounds)
+        == set(INCREMENTAL_STREAMS)
+        == {
+            name
+            for name, stream in discovered_streams().items()
+            if "incremental" in stream["supported_sync_modes"]
+        }
+    )
     after_users = bounds["end_users"]["updated_at_epoch"]
     after_responses = bounds["responses"]["created_at_epoch"]
     expected_users = {u["id"] for u in emulator.end_users if emulator.epoch(u["updated_at"]) > after_users}
@@ -109,21 +128,44 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     assert {r["id"] for r in out.records["end_users"]} == expected_users
     assert {r["id"] for r in out.records["responses"]} == expected_responses
 
+    after_properties = bounds["end_users_properties"]["updated_at_epoch"]
+    expected_rows = {
+        (u["id"], key)
+        for u in emulator.end_users
+        if emulator.epoch(u["updated_at"]) > after_properties
+        for key in u.get("properties") or {}
+    }
+    after_declines = bounds["declines"]["created_at_epoch"]
+    expected_declines = {
+        d["id"] for d in emulator.declines if emulator.epoch(d["created_at"]) > after_declines
+    }
+    assert 0 < len(expected_declines) < len(emulator.declines) and expected_rows
+    assert {
+        (r["end_user_id"], r["property_key"]) for r in out.records["end_users_properties"]
+    } == expected_rows
+    assert {r["id"] for r in out.records["declines"]} == expected_declines
+    # The period streams re-read the period of their state (still open when it was saved) and every one since.
+    today = datetime.now(ZoneInfo(config_for(emulator)["account_timezone"])).date()
+    for stream in ("nps_summary", "email_stats"):
+        first = date.fromisoformat(bounds[stream]["period_start"])
+        months = (today.year - first.year) * 12 + today.month - first.month + 1
+        expected_months = [
+            date(first.year + (first.month - 1 + n) // 12, (first.month - 1 + n) % 12 + 1, 1)
+            for n in range(months)
+        ]
+        assert [r["period_start"] for r in out.records[stream]] == [m.isoformat() for m in expected_months]
+
 
 def test_incremental_from_the_abnormal_state_reads_nothing(emulator, tmp_path):
     state = state_file("abnormal_state.json")
     out = read(
         tmp_path,
         config=config_for(emulator, start_date="2021-01-01T00:00:00Z"),
-        catalog=catalog(
-            end_users="incremental",
-            end_users_properties="incremental",
-            responses="incremental",
-            declines="incremental",
-        ),
+        catalog=catalog(**dict.fromkeys(INCREMENTAL_STREAMS, "incremental")),
         state=state,
     )
     assert out.returncode == 0 and not out.records
+    assert {given["stream"]["stream_descriptor"]["name"] for given in state} == set(INCREMENTAL_STREAMS)
     for given in state:
         name = given["stream"]["stream_descriptor"]["name"]
         assert out.stream_state(name) == given["stream"]["stream_state"]

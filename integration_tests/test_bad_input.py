@@ -105,6 +105,24 @@ CONFIG_CASES = {
     "lookback_window_days as text": Case(
         ("`lookback_window_days`",), config=config(lookback_window_days="30")
     ),
+    "lookback_window_days above the spec's maximum": Case(
+        ("`lookback_window_days`", "3650"), config=config(lookback_window_days=3651)
+    ),
+    # On Airbyte Cloud plain http would carry the secret in clear text (the emulator's http is fine elsewhere).
+    "http base_url on Airbyte Cloud": Case(
+        ("`base_url`", "https"),
+        config=config(base_url="http://127.0.0.1:9"),
+        env={"DEPLOYMENT_MODE": "cloud"},
+    ),
+    "http base_url on Airbyte Cloud, discover": Case(
+        ("`base_url`", "https"),
+        args=["discover", "--config", "config"],
+        config=config(base_url="http://proxy.example.com/wootric"),
+        env={"DEPLOYMENT_MODE": "CLOUD"},
+    ),
+    "a WOOTRIC_SPOOL_MAX_BYTES that is not a number": Case(
+        ("WOOTRIC_SPOOL_MAX_BYTES",), env={"WOOTRIC_SPOOL_MAX_BYTES": "2GB"}
+    ),
     # Read by SourceWootric.read_config, before our other checks.
     "config not JSON": Case(("config",), raw={"config": "{credentials: oops"}),
     "a timing variable that is not a number": Case(
@@ -200,6 +218,23 @@ def test_check_with_a_bad_config_fails_the_connection_naming_the_field(tmp_path)
     assert out.returncode == 0 and len(statuses) == 1, out.stdout[-1500:]
     assert statuses[0]["connectionStatus"]["status"] == "FAILED"
     assert "`start_date`" in statuses[0]["connectionStatus"]["message"]
+
+
+def test_check_on_airbyte_cloud_sends_nothing_over_plain_http(make_emulator, tmp_path):
+    from integration_tests.guarded import guarded_emulator
+
+    emulator = guarded_emulator(make_emulator, dataset={"users": 10, "end": "2025-01-01"})
+    out = run_guarded(
+        ["check", "--config", "config"],
+        tmp_path,
+        emulator,
+        env={"DEPLOYMENT_MODE": "cloud"},
+        config=guarded_config(emulator),
+    )
+    statuses = out.of_type("CONNECTION_STATUS")
+    assert len(statuses) == 1 and statuses[0]["connectionStatus"]["status"] == "FAILED", out.stdout[-1500:]
+    assert "`base_url`" in statuses[0]["connectionStatus"]["message"]
+    assert emulator.requests("/") == 0  # not even the token request
 
 
 def test_check_with_a_wrong_secret_names_the_credentials_and_does_not_echo_it(make_emulator, tmp_path):

@@ -93,7 +93,8 @@ def months(first: date, last: date):
 def test_nps_summary_has_one_record_per_month_as_wootric_computes_it(account):
     emulator, out = account
     today = datetime.now(tz=emulator_zone(emulator)).date()
-    expected = list(months(date(2022, 5, 31), today))  # start_date 2022-06-01 UTC is May 31 in Los Angeles
+    # start_date 2022-06-01 UTC is May 31 in Los Angeles, but no period before start_date's month is read
+    expected = list(months(date(2022, 6, 1), today))
     records = out.records["nps_summary"]
     assert [(r["period_start"], r["period_end"]) for r in records] == [
         (s.isoformat(), e.isoformat()) for s, e in expected

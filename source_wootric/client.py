@@ -37,6 +37,7 @@ UNUSABLE_URL = (
     requests.exceptions.InvalidSchema,
     requests.exceptions.MissingSchema,
 )
+ANNOUNCED_PAUSE = 1.0  # seconds: a pause before the budget runs out at least this long is told to `on_wait`
 
 
 class TransientError(Exception):
@@ -117,6 +118,8 @@ class WootricClient:
         # that an outage fails the remaining streams of the sync in seconds instead of minutes each.
         self._outage_since: float | None = None
         self.auth = WootricAuthenticator(config.credentials, config.hosts, self._post_form, logger, clock)
+        # Told of each wait on the rate limit: (seconds, X-Rate-Limit-Reset as epoch seconds or None).
+        self.on_wait: Callable[[float, float | None], None] | None = None
 
     @property
     def total_requests(self) -> int:
@@ -204,6 +207,8 @@ class WootricClient:
                 self.logger.info(
                     f"Rate limit nearly used up ({self.budget.describe()}); waiting {wait:.0f} s"
                 )
+                if self.on_wait and wait >= ANNOUNCED_PAUSE:
+                    self.on_wait(wait, self.budget.reset_at)
                 self.sleep(wait)
                 self.budget.remaining = None
             try:
@@ -245,6 +250,8 @@ class WootricClient:
                     )
                 rate_limited_for += wait
                 self.logger.info(f"Rate limited (HTTP 429) on {counter_key}; waiting {wait:.0f} s")
+                if self.on_wait:
+                    self.on_wait(wait, reset)
                 self.sleep(wait)
                 continue
             # Only a success ends an outage: a 401 does not prove that the token endpoint is back.

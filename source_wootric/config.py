@@ -21,6 +21,7 @@ from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
 
 NPS_PERIODS = ("day", "week", "month")
 AUTO_TIMEZONE = "auto"
+MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: ten years, a full re-read of any account on every sync
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -44,6 +45,8 @@ class Tuning:
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
     # The share of the account's per-minute rate limit left to its other clients (SDKs, integrations).
     rate_limit_reserve: float = 0.10
+    # Disk the end-user spool may use (about 0.8 kB per end user); past it the second stream reads the API.
+    spool_max_bytes: int = 2 * 1024**3
 
     @classmethod
     def from_env(cls) -> Tuning:
@@ -57,6 +60,7 @@ class Tuning:
             "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
             "rate_limit_reserve": "WOOTRIC_RATE_LIMIT_RESERVE",
+            "spool_max_bytes": "WOOTRIC_SPOOL_MAX_BYTES",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
@@ -193,16 +197,22 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
                 "or http://localhost:8080."
             )
+        if parts.scheme != "https" and os.environ.get("DEPLOYMENT_MODE", "").lower() == "cloud":
+            # Plain http would carry the client secret or password, and every token, in clear text.
+            raise config_error(
+                f"`base_url` {base_url!r} must use https on Airbyte Cloud: plain http would send the credentials "
+                "in clear text."
+            )
     region = config.get("region") or AUTO  # a 0.1.0 config may have none
     if region not in (AUTO, *REGIONS):
         raise config_error(f"`region` must be one of {', '.join((AUTO, *REGIONS))}, not {region!r}.")
     return plan_hosts(region, base_url or None, credentials.account_token)
 
 
-def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
+def _int_setting(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise config_error(f"`{key}` must be a whole number of days, 0 or more, not {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise config_error(f"`{key}` must be a whole number of days from 0 to {maximum}, not {value!r}.")
     return value
 
 
@@ -237,7 +247,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         start=parse_start_date(config.get("start_date")),
         hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
-        lookback_window_days=_int_setting(config, "lookback_window_days", 30),
+        lookback_window_days=_int_setting(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
         nps_summary_period=period,
         tuning=Tuning.from_env(),
     )

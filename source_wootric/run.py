@@ -17,7 +17,6 @@ from source_wootric.config import parse_config
 from source_wootric.source import SourceWootric
 
 # The CDK's closing error when streams failed: it is always typed config_error, whatever the streams' errors.
-STATE_PREFIX = '{"type":"STATE"'  # how the CDK serialises a STATE message (orjson, `type` first)
 CDK_FAILED_STREAMS = "During the sync, the following streams did not sync successfully"
 
 
@@ -34,6 +33,8 @@ class WootricEntrypoint(AirbyteEntrypoint):
     def __init__(self, source: SourceWootric):
         super().__init__(source)
         self.stream_failures: list[FailureType] = []  # the failure types of the streams' TRACE errors
+        # Set while the message just handed out (and being printed) is a STATE message: a checkpoint.
+        self.checkpoint_pending = False
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
@@ -49,6 +50,7 @@ class WootricEntrypoint(AirbyteEntrypoint):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error and message.trace.type == TraceType.ERROR and error.failure_type:
                 self.stream_failures.append(error.failure_type)
+            self.checkpoint_pending = message.type == Type.STATE
             yield message
 
     def final_error(self, error: Exception) -> AirbyteTracedException:
@@ -82,9 +84,10 @@ def run() -> None:
         try:
             for message in entrypoint.run(parsed_args):
                 print(f"{message}\n", end="")
-                if message.startswith(STATE_PREFIX):
+                if entrypoint.checkpoint_pending:
                     # A checkpoint goes out at once, not within the buffer's 0.1 s: a process killed right
                     # after it resumes from it, instead of re-reading everything since the last flush.
+                    entrypoint.checkpoint_pending = False
                     PRINT_BUFFER.flush()
         except Exception as error:  # the CDK's own hook would also log it, traceback and all
             trace = entrypoint.final_error(error).as_sanitized_airbyte_message()

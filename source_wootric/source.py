@@ -13,6 +13,7 @@ from airbyte_cdk.sources.streams import Stream
 
 from source_wootric.client import WootricClient
 from source_wootric.config import config_error, parse_config
+from source_wootric.migrations import migrate_config_file
 from source_wootric.streams.account import NpsSummary, Segments
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.email import EmailSendSources, EmailStats
@@ -62,26 +63,32 @@ class SourceWootric(AbstractSource):
                 # PyAirbyte asks every stream for incremental; a full refresh is what such a stream can give.
                 logger.warning(f"The stream `{name}` supports only full_refresh; reading it in full.")
                 configured.sync_mode = SyncMode.full_refresh
-        for message in state or []:  # one clear error for a bad state, before any stream starts
-            if message.stream and message.stream.stream_descriptor.name in streams:
-                stream_state = message.stream.stream_state
-                streams[message.stream.stream_descriptor.name].state = (
-                    stream_state.__dict__ if stream_state else {}
-                )
+        # Checked here, for one clear error before any stream starts; applied by the CDK, once, as each starts.
+        given = {
+            message.stream.stream_descriptor.name: (
+                message.stream.stream_state.__dict__ if message.stream.stream_state else {}
+            )
+            for message in state or []
+            if message.stream and message.stream.stream_descriptor.name in streams
+        }
+        for name, stream_state in given.items():
+            streams[name].check_state(stream_state)
         self._end_user_starts = {
-            configured.stream.name: streams[configured.stream.name].start_for(configured.sync_mode)
+            name: streams[name].start_for(configured.sync_mode, given.get(name))
             for configured in catalog.streams
-            if configured.stream.name in END_USER_STREAMS
+            if (name := configured.stream.name) in END_USER_STREAMS
         }
         yield from super().read(logger, config, catalog, state)
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
+        """The config, migrated to this version's spec (see migrations.py) before anything reads it."""
         try:
-            return AbstractSource.read_config(config_path)
+            config = AbstractSource.read_config(config_path)
         except Exception as error:
             advice = "Write the config as a JSON object; `spec` describes its fields."
             raise _unreadable_file("config", config_path, "a JSON object", error, advice) from None
+        return migrate_config_file(config, config_path, logging.getLogger("airbyte"))
 
     @classmethod
     def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:

@@ -74,8 +74,11 @@ class PeriodStream(WootricStream, ABC):
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
+        self.check_state(value)
         self._state = dict(value or {})
-        if self._state and not _valid_state(self._state):
+
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        if value and not _valid_state(value):
             raise config_error(
                 f"The saved state of stream `{self.name}` is not one this connector version writes (expected "
                 f'{{"version": {STATE_VERSION}, "period": "month", "period_start": "YYYY-MM-DD"}}). '
@@ -87,7 +90,9 @@ class PeriodStream(WootricStream, ABC):
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
-        start = self.local_date(config.start)
+        # start_date's own (UTC) date, or its date in the account's zone where that is later: in zones west of
+        # UTC the account's date alone would fall on the day (and month) before start_date.
+        start = max(pendulum.from_timestamp(config.start, tz="UTC").date(), self.local_date(config.start))
         if sync_mode != SyncMode.incremental or not self._state:
             return start
         if self._state["period"] != config.nps_summary_period:
@@ -106,6 +111,13 @@ class PeriodStream(WootricStream, ABC):
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         period = self.context.config.nps_summary_period
         today = self.local_date(self.context.high)
+        saved = date.fromisoformat(self._state["period_start"]) if self._state else None
+        if sync_mode == SyncMode.incremental and saved is not None and saved > today:
+            self.logger.warning(
+                f"{self.name}: the saved state ({saved}) is later than today ({today}); nothing to read, state "
+                "kept unchanged. Reset the stream if the state is wrong."
+            )
+            return
         requests_before, count = self.context.client.total_requests, 0
         for start, end in periods(self.first_day(sync_mode, today), today, period):
             record: dict[str, Any] = {

@@ -22,6 +22,7 @@ from source_wootric.client import WootricClient
 from source_wootric.config import WootricConfig, config_error
 from source_wootric.paging import PER_PAGE, Dimension, Planner, Row
 from source_wootric.records import Shaper, parse_datetime, whole_number
+from source_wootric.signals import RateLimitSignals
 from source_wootric.zone_probe import AccountZone, learn_account_zone
 
 STATE_VERSION = 1
@@ -40,6 +41,10 @@ class SyncContext:
     client: WootricClient
     logger: logging.Logger
     started_at: int = field(default_factory=lambda: int(time.time()))
+    signals: RateLimitSignals = field(default_factory=RateLimitSignals)
+
+    def __post_init__(self) -> None:
+        self.client.on_wait = self.signals.waited
 
     @property
     def high(self) -> int:
@@ -188,6 +193,14 @@ class WootricStream(HttpStream, ABC):
     def url_base(self) -> str:
         return self.context.client.host.url("")
 
+    def read(self, *args: Any, **kwargs: Any) -> Iterable[Any]:
+        # The CDK's read (records, checkpoints), with the statuses of rate-limit waits told as they end.
+        return self.context.signals.around(self.name, super().read(*args, **kwargs))
+
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        """Raises the config error that `value` as this stream's state would raise, without applying it:
+        the CDK applies each stream's state when the stream starts."""
+
     def path(self, **kwargs: Any) -> str:
         return self.endpoint
 
@@ -228,9 +241,13 @@ class KeysetStream(WootricStream, ABC):
     def state(self, value: Mapping[str, Any] | None) -> None:
         self._complete_through = parse_state(self.name, value, self.state_key)
 
-    def start_for(self, sync_mode: SyncMode) -> int:
-        """The first second a read in `sync_mode` asks for: after the saved state, or `start_date`."""
-        return self.window_start(self._complete_through if sync_mode == SyncMode.incremental else None)
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        parse_state(self.name, value, self.state_key)
+
+    def start_for(self, sync_mode: SyncMode, state: Mapping[str, Any] | None) -> int:
+        """The first second a read in `sync_mode` from `state` asks for: after the state, or `start_date`."""
+        incremental = sync_mode == SyncMode.incremental
+        return self.window_start(parse_state(self.name, state, self.state_key) if incremental else None)
 
     def window_start(self, resume_after: int | None) -> int:
         start = self.context.config.start
@@ -257,7 +274,7 @@ class KeysetStream(WootricStream, ABC):
                 "nothing to read, state kept unchanged. Reset the stream if the state is wrong."
             )
             return
-        low = self.start_for(sync_mode)
+        low = self.window_start(resume_after)
         requests_before, count, objects = self.context.client.total_requests, 0, 0
         for page in self.pages(low, high):
             objects += len(page.items)
