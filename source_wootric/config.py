@@ -44,6 +44,7 @@ class Tuning:
     rate_limit_fallback_wait: float = 60.0
     max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
+    now: int = 0  # the sync's "now" in epoch seconds, for tests that replay days of syncs; 0: the clock
 
     @classmethod
     def from_env(cls) -> Tuning:
@@ -56,6 +57,7 @@ class Tuning:
             "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
             "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
+            "now": "WOOTRIC_NOW",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
@@ -92,6 +94,7 @@ class WootricConfig:
     api_url: str  # scheme://host[/prefix], no trailing slash
     account_timezone: ZoneInfo
     lookback_window_days: int = 30
+    backdated_bound_days: int = 7  # 0: no sweep
     nps_summary_period: str = "month"
     tuning: Tuning = Tuning()
 
@@ -221,6 +224,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         api_url=_api_url(config),
         account_timezone=account_timezone,
         lookback_window_days=_int_setting(config, "lookback_window_days", 30),
+        backdated_bound_days=_int_setting(config, "backdated_bound_days", 7),
         nps_summary_period=period,
         tuning=Tuning.from_env(),
     )

@@ -98,25 +98,45 @@ class NpsSummary(WootricStream):
         lookback_start = today - pendulum.duration(days=config.lookback_window_days)
         return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
 
+    def backdated_periods(self, first_day: date) -> list[tuple[date, date]]:
+        """The periods before `first_day` that hold records the survey streams' sweep found new (read
+        earlier in this sync): back-dated responses and declines, or old ones edited since."""
+        config = self.context.config
+        days = {
+            pendulum.from_timestamp(second, tz=config.account_timezone.key).date()
+            for second in self.context.backdated_seconds
+        }
+        starts = {period_start(day, config.nps_summary_period) for day in days if day < first_day}
+        return [next(periods(start, start, config.nps_summary_period)) for start in sorted(starts)]
+
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         config = self.context.config
         period = config.nps_summary_period
         today = pendulum.from_timestamp(self.context.high, tz=config.account_timezone.key).date()
         requests_before, count = self.context.client.total_requests, 0
-        for start, end in periods(self.first_day(sync_mode, today), today, period):
-            summary = self.context.client.get(
-                self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
-            )
+        first_day = self.first_day(sync_mode, today)
+        backdated = self.backdated_periods(first_day)
+        for start, end in backdated:  # older periods first: the state stays the open period
             count += 1
-            record: dict[str, Any] = {
-                "period": period,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
-            }
-            for key in NUMBERS:
-                record[key] = self.shape.number(key, summary.get(key))
-            for key in COUNTS:
-                record[key] = self.shape.integer(key, summary.get(key))
-            yield record
+            yield self.summary_record(start, end)
+        for start, end in periods(first_day, today, period):
+            count += 1
+            yield self.summary_record(start, end)
             self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
-        self.summary(count, requests_before)
+        extra = f", {len(backdated)} of them older periods holding back-dated records" if backdated else ""
+        self.summary(count, requests_before, extra)
+
+    def summary_record(self, start: date, end: date) -> dict[str, Any]:
+        summary = self.context.client.get(
+            self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
+        )
+        record: dict[str, Any] = {
+            "period": self.context.config.nps_summary_period,
+            "period_start": start.isoformat(),
+            "period_end": end.isoformat(),
+        }
+        for key in NUMBERS:
+            record[key] = self.shape.number(key, summary.get(key))
+        for key in COUNTS:
+            record[key] = self.shape.integer(key, summary.get(key))
+        return record
