@@ -14,8 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
-from integration_tests.connector import TEST_ENV, Output, catalog, config_for
+from integration_tests.connector import TEST_ENV, Output, all_streams, catalog, config_for, read
 from source_wootric import run
 from wootric_emulator import DatasetSpec
 
@@ -27,7 +28,7 @@ BOUND_DAYS = 7  # the default of backdated_bound_days
 LOOKBACK_DAYS = 30  # the default of lookback_window_days
 DATA_START = "2023-06-01"
 SURVEY_STREAMS = ("responses", "declines")
-SWEEP_LOG = re.compile(r"^(responses|declines): sweep re-read .*, (\d+) records, (\d+) requests \((.*?)\)")
+SWEEP_LOG = re.compile(r"^(responses|declines): sweep re-read .*?, \d+ records, (\d+) requests")
 LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 DONE_LOG = re.compile(r"^(responses|declines): done, \d+ records, (\d+) requests")
 
@@ -77,11 +78,11 @@ def warnings(out: Output) -> list[str]:
 
 
 def sweep_costs(out: Output) -> dict[str, int]:
-    """Requests each stream's sweep spent in this sync, as it logged them."""
-    costs = {}
+    """Requests each stream's sweep spent in this sync, as it logged them (none logged: nothing to re-read)."""
+    costs = dict.fromkeys(SURVEY_STREAMS, 0)
     for line in out.logs:
         if match := SWEEP_LOG.match(line):
-            costs[match[1]] = int(match[3])
+            costs[match[1]] = int(match[2])
     return costs
 
 
@@ -193,3 +194,86 @@ def check_nps_of_backdated_records(emulator: Any, out: Output, created: set[int]
         expected = emulator.nps(month, date.fromordinal(end.toordinal() - 1))
         summary = periods[month.isoformat()]
         assert (summary["responses"], summary["nps"]) == (expected["responses"], expected["nps"]), month
+
+
+def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emulator, tmp_path):
+    """Version 0.1.0 wrote `{"version": 1, "created_at_epoch": N}` and knew no `backdated_bound_days`: the
+    first sync on this version reads on from that state, sweeps every older record once (unbudgeted; it
+    measures the pace), and the next sync sweeps within its budget."""
+    emulator = make_emulator(dataset=DatasetSpec(users=300, seed=12, start=DATA_START, end=T0))
+    config = config_for(emulator)  # the keys a 0.1.0 config has
+    assert "backdated_bound_days" not in config
+    old_state = [
+        stream_state("end_users", {"version": 1, "updated_at_epoch": T0 - 1}),
+        stream_state("end_users_properties", {"version": 1, "updated_at_epoch": T0 - 1}),
+        stream_state("responses", {"version": 1, "created_at_epoch": T0 - 1}),
+        stream_state("declines", {"version": 1, "created_at_epoch": T0 - 1}),
+        stream_state("nps_summary", {"version": 1, "period": "month", "period_start": "2025-05-01"}),
+    ]
+    # Written after the 0.1.0 sync, with a created_at 200 days back: 0.1.0 would never read them.
+    written = T0 + HOUR // 2
+    backdated = {
+        stream: set(emulator.add_backdated(stream, 3, written - 200 * DAY, at=written))
+        for stream in SURVEY_STREAMS
+    }
+    upgrade = read(tmp_path, config, all_streams(), old_state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
+    assert upgrade.returncode == 0 and not upgrade.errors, upgrade.stdout[-2000:]
+    assert not [m for m in upgrade.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR")]
+    for stream in SURVEY_STREAMS:
+        got = {record["id"] for record in upgrade.records[stream]}
+        assert backdated[stream] <= got
+        assert got == {record["id"] for record in getattr(emulator, stream)}  # nothing lost: every record
+        state = upgrade.stream_state(stream)
+        assert state["created_at_epoch"] == T0 + HOUR - 1 and state["synced_at"] == T0 + HOUR
+        # The pass is complete and measured what it cost: this sync's requests for the stream.
+        assert state["sweep"]["requests_per_pass"] == emulator.counters[f"/v1/{stream}"][200]
+        assert state["sweep"]["pass_requests"] == 0
+    assert any("state holds no sweep" in line for line in upgrade.logs)
+
+    emulator.reset_counters()
+    later = read(
+        tmp_path, config, all_streams(), upgrade.final_state, env={"WOOTRIC_NOW": str(T0 + 2 * HOUR)}
+    )
+    assert later.returncode == 0 and not later.errors, later.stdout[-2000:]
+    spent = sweep_costs(later)
+    for stream in SURVEY_STREAMS:
+        per_pass = upgrade.stream_state(stream)["sweep"]["requests_per_pass"]
+        budget = math.ceil(per_pass * HOUR / (BOUND_DAYS * DAY)) + 2
+        assert 0 < spent[stream] <= budget
+        assert f"(budget {budget})" in next(
+            line for line in later.logs if line.startswith(f"{stream}: sweep")
+        )
+
+
+def test_with_the_sweep_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, tmp_path):
+    emulator = make_emulator(dataset=DatasetSpec(users=100, seed=13, start=DATA_START, end=T0))
+    config = config_for(emulator, backdated_bound_days=0)
+    state = [stream_state("responses", {"version": 1, "created_at_epoch": T0 - 1})]
+    out = read(tmp_path, config, catalog(responses="incremental"), state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
+    assert out.returncode == 0 and not out.errors
+    assert out.stream_state("responses") == {"version": 1, "created_at_epoch": T0 + HOUR - 1}
+    assert not [line for line in out.logs if "sweep" in line]
+    assert sum(emulator.counters["/v1/responses"].values()) == 1  # the look-back window (empty) only
+
+
+def test_the_emulator_writes_backdated_records_through_its_control_route(make_emulator):
+    emulator = make_emulator(dataset=DatasetSpec(users=50, seed=14, start=DATA_START, end=T0))
+    created_at, written = T0 - 200 * DAY, T0 + 60
+    answer = requests.post(
+        f"{emulator.url}/_emulator/add_backdated",
+        params={"kind": "declines", "n": 2, "created_at": created_at, "at": written},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    ids = set(answer.json()["ids"])
+    served = {d["id"]: d for d in emulator.declines if d["id"] in ids}
+    assert len(served) == 2
+    for decline in served.values():
+        assert emulator.epoch(decline["created_at"]) == created_at
+        assert emulator.epoch(decline["updated_at"]) == written
+    bad = requests.post(f"{emulator.url}/_emulator/add_backdated", params={"kind": "end_users"}, timeout=10)
+    assert bad.status_code == 400
+
+
+def stream_state(stream: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": value}}

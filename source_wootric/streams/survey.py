@@ -43,7 +43,19 @@ class SurveyEventStream(KeysetStream):
         return max(self.context.config.start, resume_after + 1 - lookback)
 
     def pages(self, low: int, high: int) -> Iterator[Page]:
-        return self.reader.pages(low, high)
+        """The main read's pages. While the pass has no measured cost yet (the initial read, a read resumed
+        from it, the first sync after an upgrade), that read is part of the full read that measures it:
+        its requests count into the pass, and so does what it read if it starts where the pass stands."""
+        measuring = self._sweep if self._sweep is not None and self._sweep.requests_per_pass is None else None
+        if measuring is None:
+            yield from self.reader.pages(low, high)
+            return
+        requests_before = self.context.client.total_requests
+        for page in self.reader.pages(low, high):
+            yield page
+            # Moved once the page's records are out, as the cursor is.
+            reached = page.complete_through if low <= measuring.through + 1 else measuring.through
+            self._sweep = advance(measuring, reached, self.context.client.total_requests - requests_before)
 
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
@@ -82,24 +94,24 @@ class SurveyEventStream(KeysetStream):
     ) -> Iterable[Mapping[str, Any]]:
         config, now = self.context.config, self.context.started_at
         resume_after = self._complete_through
-        requests_before = self.context.client.total_requests
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         sweeping = sync_mode == SyncMode.incremental and config.backdated_bound_days > 0
-        if not sweeping or (resume_after is not None and resume_after > self.context.high):
-            return  # a full refresh reads everything; a state from the future is kept as it is
-        if resume_after is None:  # the initial read re-read everything: the first pass is paced on its cost
-            cost = self.context.client.total_requests - requests_before
-            self._sweep = first_pass(config.start, now, cost, news_since=now)
-        else:
-            if self._sweep is None:
-                self._sweep = first_pass(config.start, now, None, news_since=0)
+        if resume_after is not None and resume_after > self.context.high:
+            sweeping = False  # a state from the future is kept as it is
+        if sweeping and self._sweep is None:
+            # The first pass is a full read that measures the pace of the next ones: the initial read itself,
+            # or, on a state without a sweep (0.1.0, or written with backdated_bound_days 0), this sync's
+            # read and an unbudgeted sweep of every older record.
+            self._sweep = first_pass(config.start, now, None, news_since=now if resume_after is None else 0)
+            if resume_after is not None:
                 self.logger.info(
                     f"{self.name}: the state holds no sweep (written by version 0.1.0 or with "
                     "backdated_bound_days 0): this sync re-reads every older record once, which sets the pace "
                     "of the sweeps that follow."
                 )
+        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        if sweeping:
             yield from self.sweep(self.window_start(resume_after))
-        self._synced_at = now
+            self._synced_at = now
 
     def sweep(self, below: int) -> Iterator[dict[str, Any]]:
         """Re-reads this sync's slice of `[start_date, below)`, page by page, until its budget is spent."""
@@ -108,7 +120,7 @@ class SurveyEventStream(KeysetStream):
         period = config.backdated_bound_days * DAY
         slice_ = plan(self._sweep, config.start, below, now, self._synced_at, period)
         at_start, requests_before, count = self._sweep, client.total_requests, 0
-        pages = self.pages(slice_.low, slice_.high) if slice_.low <= slice_.high else iter(())
+        pages = self.reader.pages(slice_.low, slice_.high) if slice_.low <= slice_.high else iter(())
         finished = False
         while slice_.budget is None or client.total_requests - requests_before < slice_.budget:
             page = next(pages, None)
@@ -147,10 +159,15 @@ class SurveyEventStream(KeysetStream):
             if finished
             else f"the pass goes on next sync from {iso(self._sweep.through + 1)}"
         )
-        self.logger.info(
-            f"{self.name}: sweep re-read {iso(slice_.low)}..{iso(max(slice_.low - 1, reached))}, "
-            f"{records_read} records, {spent} requests ({budget}); {outcome}"
-        )
+        if slice_.low > slice_.high:
+            self.logger.info(
+                f"{self.name}: sweep: nothing to re-read before {iso(slice_.high + 1)}; {outcome}"
+            )
+        else:
+            self.logger.info(
+                f"{self.name}: sweep re-read {iso(slice_.low)}..{iso(reached)}, "
+                f"{records_read} records, {spent} requests ({budget}); {outcome}"
+            )
         took = self.context.started_at - self._sweep.pass_started
         if finished and pass_cost > 0 and took > config.backdated_bound_days * DAY:
             self.logger.warning(
