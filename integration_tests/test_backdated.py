@@ -104,7 +104,8 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     )
     data_start = emulator.epoch(min(r["created_at"] for r in emulator.responses))
     config = config_for(emulator, start_date="2023-01-01T00:00:00Z")
-    sync_catalog = catalog(responses="incremental", declines="incremental", nps_summary="incremental")
+    # In the order a UI lists them: nps_summary before responses (the source reads it last).
+    sync_catalog = catalog(declines="incremental", nps_summary="incremental", responses="incremental")
 
     first = read_in_process(capsys, caplog, monkeypatch, tmp_path, T0, config, sync_catalog, None)
     assert first.returncode == 0 and not first.errors, first.stdout[-2000:]
@@ -116,6 +117,7 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     created: dict[tuple[str, int], int] = {}  # -> its created_at
     arrived: dict[tuple[str, int], int] = {}  # -> the "now" of the sync that first emitted it
     costs: dict[str, list[int]] = {stream: [] for stream in SURVEY_STREAMS}
+    total_requests = 0  # every data request of the hourly syncs
     state = first.final_state
     hours = 8 * 24
     for hour in range(1, hours + 1):
@@ -126,11 +128,11 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
             hour % 3 == 0
         ):  # back-dated: 200 days back, and anywhere between the data's start and the look-back
             older = data_start + (hour * 7919 * HOUR) % (write_at - (LOOKBACK_DAYS + 1) * DAY - data_start)
-            for stream, created_at in (
+            for stream, created_at in (  # declines in other months: they alone would re-read a month's NPS
                 ("responses", write_at - 200 * DAY),
-                ("declines", write_at - 200 * DAY),
+                ("declines", write_at - 300 * DAY),
                 ("responses", older),
-                ("declines", older + DAY),
+                ("declines", older - 40 * DAY if older - 40 * DAY > data_start else older + 40 * DAY),
             ):
                 for record_id in emulator.add_backdated(stream, 1, created_at, seed=hour, at=write_at):
                     written[(stream, record_id)] = write_at
@@ -139,6 +141,7 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
         out = read_in_process(capsys, caplog, monkeypatch, tmp_path, now, config, sync_catalog, state)
         assert out.returncode == 0 and not out.errors, out.stdout[-2000:]
         assert not warnings(out)
+        total_requests += emulator.requests("/v1/")
         spent = sweep_costs(out)
         for stream in SURVEY_STREAMS:
             per_pass = next(s for s in state if s["stream"]["stream_descriptor"]["name"] == stream)["stream"][
@@ -174,7 +177,8 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     with capsys.disabled():
         print(
             f"\n{len(written)} back-dated records over {hours} hourly syncs; latency median "
-            f"{latency[len(latency) // 2] / DAY:.1f} d, max {latency[-1] / DAY:.1f} d; initial read "
+            f"{latency[len(latency) // 2] / DAY:.1f} d, max {latency[-1] / DAY:.1f} d; {total_requests} requests in "
+            "all; initial read "
             + ", ".join(f"{s} {initial_cost[s]}" for s in SURVEY_STREAMS)
             + "; sweep requests "
             + ", ".join(
@@ -216,7 +220,9 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         stream: set(emulator.add_backdated(stream, 3, written - 200 * DAY, at=written))
         for stream in SURVEY_STREAMS
     }
-    upgrade = read(tmp_path, config, all_streams(), old_state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
+    # In the order a UI lists them (nps_summary before responses): the source reads nps_summary last.
+    alphabetical = {"streams": sorted(all_streams()["streams"], key=lambda s: s["stream"]["name"])}
+    upgrade = read(tmp_path, config, alphabetical, old_state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
     assert upgrade.returncode == 0 and not upgrade.errors, upgrade.stdout[-2000:]
     assert not [m for m in upgrade.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR")]
     for stream in SURVEY_STREAMS:
@@ -229,6 +235,7 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         assert state["sweep"]["requests_per_pass"] == emulator.counters[f"/v1/{stream}"][200]
         assert state["sweep"]["pass_requests"] == 0
     assert any("state holds no sweep" in line for line in upgrade.logs)
+    check_nps_of_backdated_records(emulator, upgrade, {written - 200 * DAY})
 
     emulator.reset_counters()
     later = read(
@@ -277,3 +284,15 @@ def test_the_emulator_writes_backdated_records_through_its_control_route(make_em
 
 def stream_state(stream: str, value: dict[str, Any]) -> dict[str, Any]:
     return {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": value}}
+
+
+def test_a_sweep_this_version_did_not_write_is_a_config_error(make_emulator, tmp_path):
+    emulator = make_emulator(dataset=DatasetSpec(users=50, seed=15, start=DATA_START, end=T0))
+    bad = {"version": 1, "created_at_epoch": T0 - 1, "sweep": {"through": "yesterday"}, "synced_at": T0}
+    out = read(
+        tmp_path, config_for(emulator), catalog(declines="incremental"), [stream_state("declines", bad)]
+    )
+    assert out.returncode == 1 and not out.records
+    assert [e["failure_type"] for e in out.errors] == ["config_error"]
+    assert "Reset the stream `declines`" in out.errors[0]["message"]
+    assert emulator.requests("/v1/") == 0

@@ -67,6 +67,9 @@ class SourceWootric(AbstractSource):
                 streams[message.stream.stream_descriptor.name].state = (
                     stream_state.__dict__ if stream_state else {}
                 )
+        # nps_summary re-reads the periods of back-dated records that the survey streams found earlier in
+        # the same sync (SyncContext.backdated_seconds): it goes last, whatever order the catalog lists.
+        catalog.streams.sort(key=lambda configured: configured.stream.name == "nps_summary")
         self._end_user_starts = {
             configured.stream.name: streams[configured.stream.name].start_for(configured.sync_mode)
             for configured in catalog.streams
