@@ -3,7 +3,6 @@
 # Locally the base is replaced by a stand-in: --build-arg BASE_IMAGE=localhost/python-connector-base:local
 # (scripts/build_base_image.sh). Behind a TLS-intercepting proxy, mount its CA bundle over
 # /etc/ssl/certs/ca-certificates.crt for the build only (podman build -v ...:ro); it is never copied in.
-# README.md is optional (pyproject names it; setuptools builds without it).
 ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473649ecb593f56f58e5d0096a87ee0b231777e2e3e73
 
 FROM ${BASE_IMAGE} AS build
@@ -14,9 +13,10 @@ ARG PIP_ROOT_USER_ACTION=ignore
 WORKDIR /build
 # A venv without pip: the base's pip installs into it, so the final image carries no installer.
 RUN python3 -m venv --without-pip /opt/venv
+# requirements.lock is poetry.lock exported with hashes (scripts/lock.sh); the package then goes in with --no-deps.
 COPY requirements.lock ./
 RUN python3 -m pip --python /opt/venv/bin/python install --require-hashes --no-deps -r requirements.lock
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml README.md ./
 COPY source_wootric ./source_wootric
 RUN python3 -m pip --python /opt/venv/bin/python install --no-deps .
 

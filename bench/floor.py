@@ -22,16 +22,16 @@ def main(plan_path: str, out_path: str) -> int:
     session.headers["Authorization"] = "Bearer " + token.json()["access_token"]
     ids: dict[str, list] = {}
     for request in plan["requests"]:
-        answer = session.get(
-            plan["base_url"] + "/v1/" + request["path"], params=request["params"], timeout=60
-        )
+        answer = session.get(plan["base_url"] + "/" + request["path"], params=request["params"], timeout=60)
         answer.raise_for_status()
         body = json.loads(answer.content)
         got = ids.setdefault(request["stream"], [])
         if isinstance(body, list):
             got.extend(item.get("id", item.get("name")) for item in body)
+        elif request["stream"] == "email_send_sources":
+            got.extend(item["id"] for items in body.values() for item in items)
         else:
-            got.append(request["params"].get("date[start]"))
+            got.append(request["params"].get("date[start]", request["params"].get("date_range[start_date]")))
     with open(out_path, "w") as f:
         json.dump(ids, f)
     return 0

@@ -109,18 +109,26 @@ def months(first: date, last: date) -> list[tuple[date, date]]:
 def plan(
     data: dict[str, list[dict[str, Any]]], start: int, timezone: str, after: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every request of a sync of all streams: list pages, the segments, one NPS summary per month
-    (the connector's default period; only the open month on an incremental run)."""
+    """Every request of a sync of all streams: list pages, the segments, the e-mail send sources, one NPS
+    summary and one e-mail statistics per month (the connector's default period; only the open month on an
+    incremental run). Paths start with the API version (`v1/...`, `v2/...`)."""
     requests: list[dict[str, Any]] = []
     for stream in ("end_users", "responses", "declines"):
         requests += [
-            {"stream": stream, "path": stream, "params": p} for p in stream_plan(stream, data[stream], after)
+            {"stream": stream, "path": f"v1/{stream}", "params": p}
+            for p in stream_plan(stream, data[stream], after)
         ]
-    requests.append({"stream": "segments", "path": "segments", "params": {}})
+    requests.append({"stream": "segments", "path": "v1/segments", "params": {}})
+    requests.append({"stream": "email_send_sources", "path": "v2/email_stats/sources", "params": {}})
     tz = ZoneInfo(timezone)
     today = datetime.now(tz).date()
     first = datetime.fromtimestamp(start, tz).date() if after is None else today
     for period_start, period_end in months(first, today):
         params = {"date[start]": period_start.isoformat(), "date[end]": period_end.isoformat()}
-        requests.append({"stream": "nps_summary", "path": "nps_summary", "params": params})
+        requests.append({"stream": "nps_summary", "path": "v1/nps_summary", "params": params})
+        params = {
+            "date_range[start_date]": params["date[start]"],
+            "date_range[end_date]": params["date[end]"],
+        }
+        requests.append({"stream": "email_stats", "path": "v2/email_stats", "params": params})
     return requests

@@ -302,8 +302,9 @@ def notes(doc: dict[str, Any]) -> list[str]:
         "a few requests more (bulk)."
     )
     out.append(
-        "Account endpoints: one `segments` request and one `nps_summary` request per month since `start_date` "
-        "(6 years: 73); the floor loop reads them too, tap-wootric offers neither."
+        "Account endpoints: one `segments` and one `email_stats/sources` request, and per month since `start_date` "
+        "one `nps_summary` and one `email_stats` request (6 years: 146); the floor loop reads them too, "
+        "tap-wootric offers none of them."
     )
     return out
 
@@ -333,8 +334,9 @@ request counts hardly do.
 *records out*: end users + responses + declines (what every tool delivers); *+ property rows*: our
 `end_users_properties` substream, read from the same pages (no extra request). *lost* / *dup*: against the
 emulator's data, over every stream the tool offers (on the incremental run, what must come out is the changed
-users and their properties). *requests*: data requests (`/v1/...`, the token request left out) to the list
-endpoints + to the account endpoints (`segments`, one `nps_summary` per month). *floor*: the sum over end users,
+users and their properties). *requests*: data requests (`/v1/...`, `/v2/...`, the token request left out) to the
+list endpoints + to the account endpoints (`segments`, `email_stats/sources`, one `nps_summary` and one
+`email_stats` per month). *floor*: the sum over end users,
 responses and declines of ceil(N/50) (at least 1 each). *time at 100 req/min*: every full window of 100 requests but
 the last waits its minute out. *records / CPU s*: records out per CPU second of the whole run, start-up included.
 
@@ -455,7 +457,7 @@ def chart(doc: dict[str, Any], path: Path) -> None:
             alpha=0.5,
             hatch="//",
             edgecolor="white",
-            label="account endpoints (segments, nps_summary)",
+            label="account endpoints (segments, nps_summary, email_stats)",
         )
     )
     handles.append(

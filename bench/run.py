@@ -107,7 +107,7 @@ def evaluate(
         path: {s: n for s, n in by_status.items() if s != "200"} for path, by_status in counters.items()
     }
     not_ok = {path: v for path, v in not_ok.items() if v}
-    data_requests = sum(n for path, n in requests.items() if path.startswith("/v1/"))
+    data_requests = sum(n for path, n in requests.items() if path.startswith(("/v1/", "/v2/")))
     list_requests = sum(requests.get(f"/v1/{s}", 0) for s in LIST_STREAMS if s in offered)
     floor_pages = {s: max(1, math.ceil(len(expected[s]) / PER_PAGE)) for s in LIST_STREAMS if s in offered}
     floor_list = sum(floor_pages.values())

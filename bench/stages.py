@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             emu.url + "/oauth/token", data={"grant_type": "client_credentials", **tools.CLIENT}
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        urls = [(r["stream"], emu.url + "/v1/" + r["path"], r["params"]) for r in plan]
+        urls = [(r["stream"], emu.url + "/" + r["path"], r["params"]) for r in plan]
 
         bodies: list[tuple[str, bytes]] = []
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(len(items) for _, items in pages)
     items = [(stream, item) for stream, page in pages for item in page]
 
-    context = SimpleNamespace(config=SimpleNamespace(account_timezone=timezone))
+    context = SimpleNamespace(zone=timezone)
     readers = {
         "end_users": KeysetReader(
             context,
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     t_rows = cpu(lambda: [None for stream, item in items if readers[stream]._row(item) is None])
-    shapers = {s: records.Shaper(s, timezone, logger) for s in ("end_users", "responses")}
+    shapers = {s: records.Shaper(s, lambda: timezone, logger) for s in ("end_users", "responses")}
     shape = {"end_users": records.end_user, "responses": records.response}
     t_shape = cpu(lambda: [None for stream, item in items if shape[stream](item, shapers[stream]) is None])
     shaped = [(stream, shape[stream](item, shapers[stream])) for stream, item in items]

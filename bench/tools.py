@@ -34,6 +34,8 @@ ALL_CONNECTOR_STREAMS = (
     "declines",
     "segments",
     "nps_summary",
+    "email_stats",
+    "email_send_sources",
 )
 SLOPE_STREAMS = ("end_users", "responses")
 
@@ -115,8 +117,10 @@ def _airbyte_key(stream: str, data: dict[str, Any]) -> Any:
         return (data.get("end_user_id"), data.get("property_key"))
     if stream == "segments":
         return data.get("name")
-    if stream == "nps_summary":
+    if stream in ("nps_summary", "email_stats"):
         return data.get("period_start")
+    if stream == "email_send_sources":
+        return (data.get("source_type"), data.get("id"))
     return data.get("id")
 
 

@@ -16,7 +16,16 @@ COMMAND = str(Path(sys.executable).parent / "source-wootric")
 CLIENT_SECRET = "demo-client-secret"
 # Quick retries and a one-second clock margin, so that no test waits long; see config.Tuning.
 TEST_ENV = {"WOOTRIC_BACKOFF_BASE": "0.05", "WOOTRIC_RATE_LIMIT_WAIT": "1", "WOOTRIC_CLOCK_MARGIN": "1"}
-STREAMS = ("end_users", "end_users_properties", "responses", "declines", "segments", "nps_summary")
+STREAMS = (
+    "end_users",
+    "end_users_properties",
+    "responses",
+    "declines",
+    "segments",
+    "nps_summary",
+    "email_stats",
+    "email_send_sources",
+)
 
 
 @dataclass
@@ -75,10 +84,17 @@ class Output:
 
 
 def run(
-    args: list[str], tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 600, **files: Any
+    args: list[str],
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    command: str = COMMAND,
+    **files: Any,
 ) -> Output:
-    """`source-wootric <args>`, where `--config config` etc. name JSON files written from `files`."""
-    argv = [COMMAND]
+    """`source-wootric <args>` (another install's with `command`), where `--config config` etc. name JSON
+    files written from `files`."""
+    argv = [command]
     for arg in args:
         if arg in files:
             path = tmp_path / f"{arg}.json"

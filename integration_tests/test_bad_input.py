@@ -364,7 +364,7 @@ def mutated(draw, base: dict, fields: dict) -> tuple[dict, dict[str, str], dict]
 
 
 def shaped_base(base: dict, shape_record) -> dict:
-    shaper = records.Shaper("base", ZoneInfo("America/Los_Angeles"), logging.getLogger("base"))
+    shaper = records.Shaper("base", lambda: ZoneInfo("America/Los_Angeles"), logging.getLogger("base"))
     return shape_record(base, shaper)
 
 

@@ -3,6 +3,8 @@ default DuckDB cache; the cache then holds exactly the account's data, NPS by mo
 matches the account's, and a second sync into the same cache (PyAirbyte sends back the saved state) brings
 the changed users, their properties and the edited responses without duplicating anything.
 
+PyAirbyte also installs the connector itself from a pip URL (the wheel in a wheelhouse, offline) and reads it.
+
 PyAirbyte lives in its own venv (scripts/pyairbyte_venv.sh: ~600 MB, built once and reused), so it runs
 as a subprocess: scripts/pyairbyte_read.py reads and queries the cache, and writes a JSON report that this
 test checks against the emulator's data. PYAIRBYTE_EXECUTABLE overrides the connector command it runs.
@@ -19,6 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from wootric_emulator import DatasetSpec, Emulator
 
@@ -28,7 +31,16 @@ TZ = "America/Los_Angeles"
 START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
-STREAMS = ["end_users", "end_users_properties", "responses", "declines", "segments", "nps_summary"]
+STREAMS = [
+    "end_users",
+    "end_users_properties",
+    "responses",
+    "declines",
+    "segments",
+    "nps_summary",
+    "email_stats",
+    "email_send_sources",
+]
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -51,11 +63,15 @@ def pyairbyte_python() -> Path:
     return venv / "bin" / "python"
 
 
-def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str) -> dict:
+def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str, pip_url: str | None = None) -> dict:
+    """One read by PyAirbyte, with the connector as a local executable, or installed from `pip_url` into a
+    venv that PyAirbyte makes in tmp_path (with the `uv` of PyAirbyte's own venv, offline)."""
     config_path, report_path = tmp_path / f"{name}-config.json", tmp_path / f"{name}-report.json"
     config_path.write_text(json.dumps(config))
     env = {
         **os.environ,
+        "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "UV_OFFLINE": "1",
         "AIRBYTE_OFFLINE_MODE": "1",
         "DO_NOT_TRACK": "1",
         "AIRBYTE_CACHE_ROOT": str(tmp_path / "cache"),
@@ -67,7 +83,9 @@ def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str) -> dic
     }
     (tmp_path / "tmp").mkdir(exist_ok=True)
     command = [str(python), str(READ_SCRIPT), "--config", str(config_path), "--report", str(report_path)]
-    if os.environ.get("PYAIRBYTE_EXECUTABLE"):
+    if pip_url:
+        command += ["--pip-url", pip_url]
+    elif os.environ.get("PYAIRBYTE_EXECUTABLE"):
         command += ["--executable", os.environ["PYAIRBYTE_EXECUTABLE"]]
     started = time.monotonic()
     done = subprocess.run(
@@ -148,6 +166,33 @@ def check_counts(report: dict, expected: dict[str, int]) -> None:
         assert (table["rows"], table["distinct_pks"]) == (count, count), (
             f"{stream}: {table}, expected {count}"
         )
+
+
+def test_pyairbyte_installs_the_wheel_by_pip_url_offline_and_reads(
+    pyairbyte_python: Path, wheel: Path, tmp_path: Path
+) -> None:
+    """As a user of a connector not in Airbyte's registry: PyAirbyte installs it from a wheelhouse (the wheel
+    and its locked dependencies, no index), under the PyPI name metadata.yaml declares, and reads every stream."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["poetry"]["version"]
+    pip_url = f"airbyte-source-wootric=={version} --no-index --find-links {wheel.parent}"
+    with Emulator(dataset=DatasetSpec(users=40, seed=8)) as emu:
+        config = {
+            "credentials": {
+                "auth_type": "client_credentials",
+                "client_id": "demo-client-id",
+                "client_secret": "demo-client-secret",
+            },
+            "start_date": START_DATE,
+            "base_url": emu.url,
+        }
+        expected = expected_counts(emu)
+        report = pyairbyte_read(pyairbyte_python, config, tmp_path, "pip_url", pip_url=pip_url)
+    installed = tmp_path / ".venv-source-wootric" / "bin" / "source-wootric"
+    assert installed.is_file(), "PyAirbyte did not install the connector in its own venv"
+    assert report["connector_version"] == version
+    assert sorted(report["streams"]) == sorted(STREAMS)
+    check_counts(report, expected)
+    assert report["tables"]["nps_summary"]["rows"] > 0
 
 
 def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(

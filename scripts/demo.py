@@ -20,6 +20,16 @@ sys.path.insert(0, str(ROOT))  # the emulator lives beside the connector, not in
 from wootric_emulator import DatasetSpec, Emulator  # noqa: E402
 
 COMMAND = str(Path(sys.executable).parent / "source-wootric")
+STREAMS = (
+    "end_users",
+    "end_users_properties",
+    "responses",
+    "declines",
+    "segments",
+    "nps_summary",
+    "email_stats",
+    "email_send_sources",
+)
 
 
 def configured_catalog(config_path: Path) -> dict:
@@ -77,7 +87,7 @@ def main() -> None:
         command = [COMMAND, "read", "--config", str(config_path), "--catalog", str(catalog_path)]
         read = subprocess.run(command, capture_output=True, check=False)
         elapsed = time.monotonic() - started
-        requests = emulator.requests("/v1/")
+        requests = emulator.requests("/v1/") + emulator.requests("/v2/")
 
     files: dict[str, object] = {}
     counts: Counter[str] = Counter()
@@ -107,7 +117,7 @@ def main() -> None:
 
     print(f"\nsource-wootric read: exit code {read.returncode}, {elapsed:.1f} s, {requests} API requests\n")
     print(f"{'stream':<22} {'records':>9}   state after the sync")
-    for stream in ("end_users", "end_users_properties", "responses", "declines", "segments", "nps_summary"):
+    for stream in STREAMS:
         print(f"{stream:<22} {counts[stream]:>9}   {json.dumps(states.get(stream))}")
     for stream, rows in samples.items():
         print(f"\n{stream}: first rows")

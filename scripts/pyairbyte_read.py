@@ -1,9 +1,11 @@
 """Read every stream of source-wootric with PyAirbyte into its default DuckDB cache, then query the cache.
 
-Runs inside the PyAirbyte venv (scripts/pyairbyte_venv.sh), as a real Airbyte client would:
+Runs inside the PyAirbyte venv (scripts/pyairbyte_venv.sh), as a real Airbyte client would, with the
+connector as a local executable (by default, the venv's own) or installed by PyAirbyte from a pip URL:
 
     AIRBYTE_OFFLINE_MODE=1 AIRBYTE_CACHE_ROOT=/tmp/cache \\
-        .cache/pyairbyte-venv/bin/python scripts/pyairbyte_read.py --config config.json --report report.json
+        .cache/pyairbyte-venv/bin/python scripts/pyairbyte_read.py --config config.json --report report.json \\
+        [--pip-url "airbyte-source-wootric --no-index --find-links .cache/wheelhouse"]
 
 `ab.get_default_cache()` keeps its DuckDB file under $AIRBYTE_CACHE_ROOT; reading again into the same
 cache sends back the state PyAirbyte saved there, as an incremental sync in Airbyte would.
@@ -31,6 +33,8 @@ PRIMARY_KEYS = {
     "declines": ["id"],
     "segments": ["name"],
     "nps_summary": ["period", "period_start"],
+    "email_stats": ["period", "period_start"],
+    "email_send_sources": ["source_type", "id"],
 }
 
 # NPS per month of the account's time zone, without the responses excluded from calculations: promoters
@@ -134,10 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", type=Path, required=True, help="the connector's config (JSON)")
-    parser.add_argument(
+    install = parser.add_mutually_exclusive_group()
+    install.add_argument(
         "--executable",
         default=str(Path(sys.executable).parent / "source-wootric"),
         help="the connector command PyAirbyte runs (default: this venv's source-wootric)",
+    )
+    install.add_argument(
+        "--pip-url",
+        help="install the connector with this pip URL instead, into a venv PyAirbyte makes in the current "
+        "directory, e.g. 'airbyte-source-wootric --no-index --find-links WHEELHOUSE' (scripts/wheelhouse.sh)",
     )
     parser.add_argument("--report", type=Path, required=True, help="where to write the JSON report")
     args = parser.parse_args(argv)
@@ -147,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     import airbyte as ab
 
     config = json.loads(args.config.read_text())
-    source = ab.get_source("source-wootric", config=config, local_executable=args.executable)
+    if args.pip_url:
+        source = ab.get_source("source-wootric", config=config, pip_url=args.pip_url, install_root=Path.cwd())
+    else:
+        source = ab.get_source("source-wootric", config=config, local_executable=args.executable)
     source.select_all_streams()
     streams = list(source.get_selected_streams())
     cache = ab.get_default_cache()
@@ -160,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "airbyte_version": ab.__version__ if hasattr(ab, "__version__") else None,
+        "connector_version": source.connector_version,
         "db_path": str(cache.db_path),
         "streams": streams,
         "processed_records": result.processed_records,

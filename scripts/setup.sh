@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv with the locked dependencies and the connector installed in it. Idempotent: a second run
-# with the same lock file does nothing. Needs only python3 with pip. Byte-code is compiled at install time,
-# since a start-up that compiles the CDK from source costs seconds (and PYTHONDONTWRITEBYTECODE may be set).
+# with the same lock file does nothing. Needs only python3 with pip. The lock files are poetry.lock's exports
+# with hashes (scripts/lock.sh): .venv is synced to one with --require-hashes (whatever is not in it is
+# removed), then the connector goes in with --no-deps. Byte-code is compiled at install time, since a
+# start-up that compiles the CDK from source costs seconds (and PYTHONDONTWRITEBYTECODE may be set).
 #   scripts/setup.sh            runtime and development dependencies (tests, lint, benchmark)
 #   scripts/setup.sh --runtime  runtime dependencies only (enough for the demo)
 set -euo pipefail
@@ -22,7 +24,7 @@ if [[ -f "$stamp" ]]; then
 fi
 [[ -x .venv/bin/python ]] || uv venv --quiet --python python3 .venv
 echo "setup: installing $lock into .venv" >&2
-uv pip install --quiet --compile-bytecode --python .venv/bin/python -r "$lock"
+uv pip sync --quiet --compile-bytecode --require-hashes --python .venv/bin/python "$lock"
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
 rm -f .venv/.installed-*
 touch "$stamp"

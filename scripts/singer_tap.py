@@ -2,7 +2,7 @@
 
 Run it with the tap's own venv (scripts/tap_venv.sh), not the project's:
 
-    .cache/tap-wootric-venv/bin/python scripts/singer_tap.py --base-url http://127.0.0.1:PORT \
+    .cache/tap-wootric-venv/bin/python scripts/singer_tap.py --base-url http://localhost:PORT \
         --config config.json [--state state.json]
     .cache/tap-wootric-venv/bin/python scripts/singer_tap.py --discover
 

@@ -1,10 +1,12 @@
-"""OAuth 2 tokens for Wootric: client credentials or an account e-mail and password.
+"""OAuth 2 tokens for Wootric: client credentials or an account e-mail and password. With `region: auto`
+the first token also finds the account's region: US, then EU, then AU, unless the account token names it.
 
 Every token obtained is registered as a secret with the CDK, so that no log line or message shows it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -12,6 +14,8 @@ import requests
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
 from source_wootric.config import Credentials, config_error
+from source_wootric.errors import NOT_JSON, error_detail, json_body
+from source_wootric.hosts import Host, HostPlan, token_region
 
 # Seconds: a token this close to expiring is renewed before it is used; a tenth of its life for short-lived
 # tokens, which would otherwise be renewed before every request.
@@ -20,37 +24,43 @@ DEFAULT_LIFETIME = 7200
 
 # Sends the token request: (url, query, form) -> response, with the client's timeouts and retries.
 PostForm = Callable[[str, dict[str, str], dict[str, str]], requests.Response]
+# Answers of a region's token endpoint that mean "not this region's account": try the next region.
+NOT_THIS_REGION = (401, 404)
 
 
-def _region_hint(account_token: str | None, api_url: str) -> str:
-    for tld in ("eu", "au"):
-        if (
-            account_token
-            and account_token.upper().startswith(f"NPS-{tld.upper()}")
-            and f".{tld}" not in api_url
-        ):
-            return f" The account token {account_token} belongs to the {tld.upper()} region: set `region` to {tld}."
-    return " If the account is on Wootric's EU or AU instance, set `region` to eu or au."
+def _names(hosts: list[Host]) -> str:
+    return " and ".join(host.name for host in hosts)
 
 
 class WootricAuthenticator:
-    """Holds the current bearer token, renewing it before it expires and on demand after a 401."""
+    """Holds the current bearer token, renewing it before it expires and on demand after a 401. The first
+    token also settles the host: the first of the plan's hosts that accepts the credentials."""
 
     def __init__(
         self,
         credentials: Credentials,
-        api_url: str,
+        plan: HostPlan,
         post_form: PostForm,
+        logger: logging.Logger,
         clock: Callable[[], float] = time.time,
     ):
         self.credentials = credentials
-        self.api_url = api_url
-        self.token_url = f"{api_url}/oauth/token"
+        self.plan = plan
         self.post_form = post_form
+        self.logger = logger
         self.clock = clock
+        self._host: Host | None = None
         self._token: str | None = None
         self._refresh_token: str | None = None
         self._renew_at = 0.0
+
+    @property
+    def host(self) -> Host:
+        """The account's host, found with the first token."""
+        if self._host is None:
+            self.renew()
+        assert self._host is not None
+        return self._host
 
     def bearer(self) -> str:
         if self._token is None or self.clock() >= self._renew_at:
@@ -62,28 +72,60 @@ class WootricAuthenticator:
         return {"Authorization": f"Bearer {self.bearer()}"}
 
     def renew(self) -> None:
+        if self._host is None:
+            self._find_host()
+            return
         if self._refresh_token is not None:
             form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
             self._refresh_token = None
-            if self._request_token(form, quiet=True):
+            # A refresh token that no longer works: fall back to the password grant.
+            if self._post(self._host, form).status_code == 200:
                 return
-        self._request_token(dict(self.credentials.form), quiet=False)
+        response = self._post(self._host, dict(self.credentials.form))
+        if response.status_code != 200:
+            raise self._rejection(self._host, response, [])
 
-    def _request_token(self, form: dict[str, str], quiet: bool) -> bool:
+    def _find_host(self) -> None:
+        refused: list[tuple[Host, requests.Response]] = []
+        for host in self.plan.hosts:
+            response = self._post(host, dict(self.credentials.form))
+            if response.status_code == 200:
+                self._host = host
+                self._log_region(host, [refused_host for refused_host, _ in refused])
+                return
+            refused.append((host, response))
+            if response.status_code not in NOT_THIS_REGION:
+                break
+        first_host, first_answer = refused[0]
+        raise self._rejection(first_host, first_answer, [host for host, _ in refused[1:]])
+
+    def _log_region(self, host: Host, refused: list[Host]) -> None:
+        if self.plan.chosen_by_token:
+            self.logger.info(
+                f"Region {host.region}: the account token's prefix names it, so the connector uses {host.name}."
+            )
+        elif refused:
+            self.logger.info(
+                f"Region {host.region}: {_names(refused)} refused the credentials, {host.name} accepted them. "
+                f"Set `region` to {host.region} to skip this search."
+            )
+        elif self.plan.probes:
+            self.logger.info(f"Region {host.region}: {host.name} accepted the credentials.")
+
+    def _post(self, host: Host, form: dict[str, str]) -> requests.Response:
+        """Asks `host` for a token; keeps it and returns the answer. A 200 without a token is a config error."""
         query = {"account_token": self.credentials.account_token} if self.credentials.account_token else {}
         requested_at = self.clock()
-        response = self.post_form(self.token_url, query, form)
+        response = self.post_form(host.token_url, query, form)
         if response.status_code != 200:
-            if quiet:  # a refresh token that no longer works: fall back to the password grant
-                return False
-            raise self._rejection(response)
+            return response
         try:
             body = response.json()
             token = body["access_token"]
         except (ValueError, KeyError, TypeError) as error:
             raise config_error(
-                f"Wootric's token endpoint {self.token_url} answered without an access token; "
-                "check `base_url` or `region`."
+                f"Wootric's token endpoint {host.token_url} answered without an access token; "
+                f"check `{self.plan.setting}`."
             ) from error
         add_to_secrets(token)
         if body.get("refresh_token"):
@@ -93,20 +135,55 @@ class WootricAuthenticator:
         lifetime = body.get("expires_in")
         lifetime = lifetime if isinstance(lifetime, (int, float)) and lifetime > 0 else DEFAULT_LIFETIME
         self._renew_at = requested_at + lifetime - min(RENEW_BEFORE_EXPIRY, lifetime / 10)
-        return True
+        return response
 
-    def _rejection(self, response: requests.Response) -> Exception:
-        hint = _region_hint(self.credentials.account_token, self.api_url)
-        if response.status_code in (404, 405):
+    def _rejection(self, host: Host, response: requests.Response, also_refused: list[Host]) -> Exception:
+        status, detail = response.status_code, error_detail(response)
+        account_token = self.credentials.account_token
+        token_home = self._token_home(host)
+        if status == 405 or (status == 404 and (account_token is None or json_body(response) is NOT_JSON)):
+            where = (
+                "`base_url` (scheme://host[/prefix], without /v1)"
+                if self.plan.setting == "base_url"
+                else "`region`"
+            )
             return config_error(
-                f"{self.token_url} is not Wootric's token endpoint (HTTP {response.status_code}): check `base_url`"
-                " (scheme://host, without /v1) or `region`."
+                f"{host.token_url} is not Wootric's token endpoint (HTTP {status}{detail}): check {where}."
+            )
+        if status == 404 and token_home is None:
+            return config_error(
+                f"Wootric does not know the account token {account_token} (HTTP 404{detail} from "
+                f"{host.token_url}): check `credentials.account_token` (Wootric app: Settings; it starts NPS-)."
+            )
+        if status == 404:
+            return config_error(
+                f"{host.name} does not know the account token {account_token} (HTTP 404{detail}): "
+                + self._region_advice(token_home)
             )
         if self.credentials.grant_type == "client_credentials":
             what = "`credentials.client_id` and `credentials.client_secret` (Wootric app: Settings -> API)"
         else:
             what = "`credentials.username`, `credentials.password` and `credentials.account_token`"
+        if token_home:
+            hint = f" {self._region_advice(token_home)}"
+        elif also_refused:
+            hint = f" {_names(also_refused)} (the other regions) refused them too."
+        else:
+            hint = " If the account is on Wootric's EU or AU instance, set `region` to auto, eu or au."
         return config_error(
-            f"Wootric refused the credentials (HTTP {response.status_code} from {self.token_url}): check {what}."
+            f"Wootric refused the credentials (HTTP {status}{detail} from {host.token_url}): check {what}."
             + hint
         )
+
+    def _token_home(self, host: Host) -> str | None:
+        """The account token's region when it is not the region of `host`: the host asked is the wrong one."""
+        if self.credentials.account_token is None:
+            return None
+        home = token_region(self.credentials.account_token) or "us"
+        if host.region == home or (host.region is None and home == "us"):
+            return None
+        return home
+
+    def _region_advice(self, home: str) -> str:
+        advice = f"the account token belongs to the {home.upper()} region: set `region` to {home} or auto"
+        return advice + (" and clear `base_url`." if self.plan.setting == "base_url" else ".")

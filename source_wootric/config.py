@@ -17,12 +17,10 @@ import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-REGION_HOSTS = {
-    "us": "https://api.wootric.com",
-    "eu": "https://api.wootric.eu",
-    "au": "https://api.wootric.au",
-}
+from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
+
 NPS_PERIODS = ("day", "week", "month")
+AUTO_TIMEZONE = "auto"
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -44,6 +42,8 @@ class Tuning:
     rate_limit_fallback_wait: float = 60.0
     max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
     clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
+    # The share of the account's per-minute rate limit left to its other clients (SDKs, integrations).
+    rate_limit_reserve: float = 0.10
     now: int = 0  # the sync's "now" in epoch seconds, for tests that replay days of syncs; 0: the clock
 
     @classmethod
@@ -57,6 +57,7 @@ class Tuning:
             "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
             "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
+            "rate_limit_reserve": "WOOTRIC_RATE_LIMIT_RESERVE",
             "now": "WOOTRIC_NOW",
         }
         values: dict[str, Any] = {}
@@ -67,10 +68,14 @@ class Tuning:
                 except ValueError:
                     number = -1.0
                 least = 0.001 if field.endswith("timeout") else 0.0
-                if not number >= least or number == float("inf"):
+                most = (
+                    0.9 if field == "rate_limit_reserve" else float("inf")
+                )  # a share: some budget must be ours
+                if not least <= number < float("inf") or number > most:
+                    below = f" and at most {most}" if most < float("inf") else ""
                     raise config_error(
-                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0, "
-                        f"not {os.environ[name]!r}."
+                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0"
+                        f"{below}, not {os.environ[name]!r}."
                     )
                 values[field] = int(number) if isinstance(getattr(cls, field), int) else number
         return cls(**values)
@@ -91,8 +96,8 @@ class Credentials:
 class WootricConfig:
     credentials: Credentials
     start: int  # epoch seconds
-    api_url: str  # scheme://host[/prefix], no trailing slash
-    account_timezone: ZoneInfo
+    hosts: HostPlan  # where the API is: one host, or the regions to probe for the account
+    account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see zone_probe.py)
     lookback_window_days: int = 30
     backdated_bound_days: int = 7  # 0: no sweep
     nps_summary_period: str = "month"
@@ -180,7 +185,7 @@ def parse_start_date(value: Any) -> int:
     return int(parsed.timestamp())
 
 
-def _api_url(config: Mapping[str, Any]) -> str:
+def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     base_url = config.get("base_url")
     if base_url not in (None, ""):
         if not isinstance(base_url, str):
@@ -189,13 +194,12 @@ def _api_url(config: Mapping[str, Any]) -> str:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise config_error(
                 f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
-                "or http://127.0.0.1:8080."
+                "or http://localhost:8080."
             )
-        return base_url.strip().rstrip("/")
-    region = config.get("region", "us")
-    if region not in REGION_HOSTS:
-        raise config_error(f"`region` must be one of us, eu, au, not {region!r}.")
-    return REGION_HOSTS[region]
+    region = config.get("region") or AUTO  # a 0.1.0 config may have none
+    if region not in (AUTO, *REGIONS):
+        raise config_error(f"`region` must be one of {', '.join((AUTO, *REGIONS))}, not {region!r}.")
+    return plan_hosts(region, base_url or None, credentials.account_token)
 
 
 def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
@@ -205,23 +209,36 @@ def _int_setting(config: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
+def parse_account_timezone(value: Any) -> ZoneInfo | None:
+    """An IANA zone name, or None for `auto` (also when missing: the spec's default). An explicit zone is
+    still checked against the data's UTC offsets at the start of each sync."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO_TIMEZONE)):
+        return None
+    if not isinstance(value, str):
+        raise config_error(
+            f"`account_timezone` must be text, not {_kind(value)}: `auto` or an IANA name such as America/Los_Angeles."
+        )
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise config_error(
+            f"`account_timezone` {value!r} is not an IANA time zone name such as America/Los_Angeles; "
+            "`auto` learns it from the data."
+        ) from error
+
+
 def parse_config(config: Mapping[str, Any]) -> WootricConfig:
     if not isinstance(config, Mapping):
         raise config_error("The config must be a JSON object.")
-    timezone_name = config.get("account_timezone") or "UTC"
-    try:
-        account_timezone = ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
-        raise config_error(
-            f"`account_timezone` {timezone_name!r} is not an IANA time zone name such as America/Los_Angeles."
-        ) from error
+    account_timezone = parse_account_timezone(config.get("account_timezone"))
     period = config.get("nps_summary_period", "month")
     if period not in NPS_PERIODS:
         raise config_error(f"`nps_summary_period` must be one of day, week, month, not {period!r}.")
+    credentials = _credentials(config.get("credentials"))
     return WootricConfig(
-        credentials=_credentials(config.get("credentials")),
+        credentials=credentials,
         start=parse_start_date(config.get("start_date")),
-        api_url=_api_url(config),
+        hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
         lookback_window_days=_int_setting(config, "lookback_window_days", 30),
         backdated_bound_days=_int_setting(config, "backdated_bound_days", 7),

@@ -15,6 +15,7 @@ from source_wootric.client import WootricClient
 from source_wootric.config import config_error, parse_config
 from source_wootric.streams.account import NpsSummary, Segments
 from source_wootric.streams.base import SyncContext
+from source_wootric.streams.email import EmailSendSources, EmailStats
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
 from source_wootric.streams.survey import Declines, Responses
 
@@ -121,6 +122,8 @@ class SourceWootric(AbstractSource):
             Declines(context),
             Segments(context),
             NpsSummary(context),
+            EmailStats(context),
+            EmailSendSources(context),
         ]
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
+import socket
+from fractions import Fraction
 from urllib.parse import parse_qs
 
 import pytest
@@ -10,9 +14,13 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from source_wootric.client import WootricClient
+from source_wootric.client import RateLimitBudget, WootricClient
 from source_wootric.config import Tuning, parse_config
+from source_wootric.hosts import REGION_HOSTS
 
 API = "http://wootric.test/prefix"
 TOKEN_URL = f"{API}/oauth/token"
@@ -32,13 +40,16 @@ class FakeTime:
         return self.now
 
 
-def make_client(credentials: dict | None = None, **tuning) -> tuple[WootricClient, FakeTime]:
+def make_client(
+    credentials: dict | None = None, *, where: dict | None = None, **tuning
+) -> tuple[WootricClient, FakeTime]:
+    """A client of `where` (the config's host settings: base_url API unless told), with a fake clock."""
     config = parse_config(
         {
             "credentials": credentials
             or {"auth_type": "client_credentials", "client_id": "the-id", "client_secret": "the-secret"},
             "start_date": "2020-01-01T00:00:00Z",
-            "base_url": API,
+            **({"base_url": API} if where is None else where),
         }
     )
     config = type(config)(**{**config.__dict__, "tuning": Tuning(**tuning)})
@@ -194,6 +205,20 @@ def test_transient_failures_that_do_not_end_become_a_transient_error(requests_mo
     assert fake.slept == [1.0, 2.0, 4.0, 8.0] and client.requests["end_users"] == 5
 
 
+def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
+    requests_mock.post(TOKEN_URL, **token())
+    body = {
+        "type": "error_list",
+        "errors": [{"status": 500, "message": "database busy"}, {"message": "try later"}],
+    }
+    requests_mock.get(USERS_URL, status_code=500, json=body)
+    client, _ = make_client(max_transient_retries=1)
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.transient_error
+    assert "HTTP 500: database busy; try later on end_users" in error.value.message
+
+
 def test_the_token_endpoint_failing_is_retried_too(requests_mock):
     requests_mock.post(TOKEN_URL, [{"status_code": 500, "text": "oops"}, token()])
     requests_mock.get(USERS_URL, json=[])
@@ -208,3 +233,273 @@ def test_every_request_has_connect_and_read_timeouts(requests_mock):
     client, _ = make_client(connect_timeout=3.0, read_timeout=9.0)
     client.get("end_users")
     assert [r.timeout for r in requests_mock.request_history] == [(3.0, 9.0), (3.0, 9.0)]
+
+
+# -- regions -------------------------------------------------------------------------------------------
+US, EU, AU = (REGION_HOSTS[region] for region in ("us", "eu", "au"))
+PASSWORD = {"auth_type": "password", "username": "a@b.c", "password": "pw"}
+REFUSED = {"status_code": 401, "json": {"error": "invalid_client", "error_description": "unknown client"}}
+UNKNOWN_ACCOUNT = {"status_code": 404, "json": {"error": "Not found", "status": 404}}
+ANY_TOKEN_URL = re.compile(r".*/oauth/token")
+
+
+def asked(requests_mock) -> list[str]:
+    return [f"{r.method} {r.scheme}://{r.netloc}{r.path}" for r in requests_mock.request_history]
+
+
+@pytest.mark.parametrize(
+    ("us_answer", "eu_answer", "found"),
+    [(REFUSED, {**token()}, EU), (UNKNOWN_ACCOUNT, REFUSED, AU)],
+)
+def test_auto_probes_eu_then_au_when_the_us_refuses_and_logs_the_region(
+    requests_mock, caplog, us_answer, eu_answer, found
+):
+    requests_mock.post(US.token_url, **us_answer)
+    requests_mock.post(EU.token_url, **eu_answer)
+    requests_mock.post(AU.token_url, **token())
+    requests_mock.get(found.url("end_users"), json=[{"id": 1}])
+    client, _ = make_client(where={})
+    with caplog.at_level(logging.INFO):
+        assert client.get("end_users") == [{"id": 1}]
+        client.get("end_users")  # the region is found once
+    tried = [US, EU, AU][: [US, EU, AU].index(found) + 1]
+    assert (
+        asked(requests_mock)
+        == [f"POST {host.token_url}" for host in tried] + [f"GET {found.url('end_users')}"] * 2
+    )
+    assert [r.message for r in caplog.records if r.message.startswith("Region")] == [
+        f"Region {found.region}: {' and '.join(h.name for h in tried[:-1])} refused the credentials, "
+        f"{found.name} accepted them. Set `region` to {found.region} to skip this search."
+    ]
+
+
+def test_auto_asks_only_us_when_us_accepts(requests_mock, caplog):
+    requests_mock.post(US.token_url, **token())
+    requests_mock.get(US.url("end_users"), json=[])
+    client, _ = make_client(where={"region": "auto"})
+    with caplog.at_level(logging.INFO):
+        client.get("end_users")
+    assert asked(requests_mock) == [f"POST {US.token_url}", f"GET {US.url('end_users')}"]
+    assert "Region us: api.wootric.com accepted the credentials." in caplog.messages
+
+
+def test_auto_refused_everywhere_is_the_credentials_error(requests_mock):
+    for host in (US, EU, AU):
+        requests_mock.post(host.token_url, **REFUSED)
+    client, _ = make_client(where={})
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    message = error.value.message
+    assert (
+        "`credentials.client_id` and `credentials.client_secret`" in message and "unknown client" in message
+    )
+    assert "app.wootric.eu and app.wootric.au (the other regions) refused them too" in message
+    assert asked(requests_mock) == [f"POST {host.token_url}" for host in (US, EU, AU)]
+
+
+def test_auto_stops_probing_at_an_answer_that_is_not_a_refusal(requests_mock):
+    requests_mock.post(
+        US.token_url, status_code=400, json={"type": "error_list", "errors": [{"message": "bad"}]}
+    )
+    client, _ = make_client(where={})
+    with pytest.raises(AirbyteTracedException, match="HTTP 400: bad"):
+        client.get("end_users")
+    assert asked(requests_mock) == [f"POST {US.token_url}"]
+
+
+@pytest.mark.parametrize(("prefix", "host"), [("NPS-EU-", EU), ("NPS-AU-", AU)])
+def test_auto_takes_the_account_token_s_region_without_probing(requests_mock, caplog, prefix, host):
+    requests_mock.post(host.token_url, **token())
+    requests_mock.get(host.url("end_users"), json=[])
+    client, _ = make_client({**PASSWORD, "account_token": f"{prefix}1a2b3c4d"}, where={})
+    with caplog.at_level(logging.INFO):
+        client.get("end_users")
+    assert asked(requests_mock) == [f"POST {host.token_url}", f"GET {host.url('end_users')}"]
+    assert requests_mock.request_history[0].qs == {"account_token": [f"{prefix}1a2b3c4d".lower()]}
+    assert any(r.message.startswith(f"Region {host.region}: the account token") for r in caplog.records)
+
+
+@pytest.mark.parametrize("where", [{"region": "us"}, {"base_url": "https://api.wootric.com"}])
+def test_an_explicit_region_or_base_url_turns_probing_off(requests_mock, where):
+    requests_mock.post(US.token_url, **REFUSED)
+    client, _ = make_client(where=where)
+    with pytest.raises(AirbyteTracedException, match="set `region` to auto, eu or au"):
+        client.get("end_users")
+    assert asked(requests_mock) == [f"POST {US.token_url}"]
+
+
+# -- error bodies as the real API sends them ------------------------------------------------------------
+def test_a_json_404_to_an_account_token_names_the_account_token(requests_mock):
+    requests_mock.post(TOKEN_URL, **UNKNOWN_ACCOUNT)
+    client, _ = make_client({**PASSWORD, "account_token": "NPS-0badc0de"})
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert "`credentials.account_token`" in error.value.message and "Not found" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("where", "account_token", "advice"),
+    [
+        ({"region": "us"}, "NPS-EU-1a2b3c4d", "EU region: set `region` to eu or auto."),
+        ({"region": "eu"}, "NPS-1a2b3c4d", "US region: set `region` to us or auto."),
+        (
+            {"base_url": "https://app.wootric.au/api"},
+            "NPS-EU-1",
+            "set `region` to eu or auto and clear `base_url`",
+        ),
+    ],
+)
+def test_a_json_404_to_another_region_s_account_token_names_region(
+    requests_mock, where, account_token, advice
+):
+    requests_mock.post(ANY_TOKEN_URL, **UNKNOWN_ACCOUNT)
+    client, _ = make_client({**PASSWORD, "account_token": account_token}, where=where)
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert advice in error.value.message and "`credentials.account_token`" not in error.value.message
+
+
+@pytest.mark.parametrize("credentials", [None, {**PASSWORD, "account_token": "NPS-1a2b3c4d"}])
+def test_a_404_that_is_not_json_names_base_url(requests_mock, credentials):
+    requests_mock.post(TOKEN_URL, status_code=404, text="<html>Not Found</html>")
+    client, _ = make_client(credentials)
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert "is not Wootric's token endpoint (HTTP 404): check `base_url`" in error.value.message
+
+
+def test_a_data_404_that_is_not_json_names_base_url(requests_mock):
+    requests_mock.post(TOKEN_URL, **token())
+    requests_mock.get(USERS_URL, status_code=404, text="<html>Not Found</html>")
+    client, _ = make_client()
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error and "check `base_url`" in error.value.message
+
+
+def test_every_message_of_an_error_list_is_read(requests_mock):
+    requests_mock.post(TOKEN_URL, **token())
+    body = {
+        "type": "error_list",
+        "errors": [
+            {"status": 400, "message": "page does not have a valid value", "field": "page"},
+            {"status": 400, "message": "per_page is too large", "field": "per_page"},
+        ],
+    }
+    requests_mock.get(USERS_URL, status_code=400, json=body)
+    client, _ = make_client()
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert "HTTP 400 for" in error.value.message
+    assert error.value.message.endswith(": page does not have a valid value; per_page is too large.")
+
+
+# -- addresses that cannot work -----------------------------------------------------------------------
+def unresolved(host: str) -> requests.exceptions.ConnectionError:
+    """What requests raises when a host's name does not resolve."""
+    reason = NameResolutionError(host, None, socket.gaierror(-2, "Name or service not known"))  # type: ignore[arg-type]
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/oauth/token", reason))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("where", "field"), [({}, "`region`"), ({"base_url": API}, "`base_url`")])
+def test_a_host_that_does_not_resolve_is_a_config_error_on_the_first_request(requests_mock, where, field):
+    url = US.token_url if not where else TOKEN_URL
+    requests_mock.post(url, exc=unresolved("wootric.test"))
+    client, fake = make_client(where=where)
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert "does not resolve" in error.value.message and field in error.value.message
+    assert fake.slept == [] and len(requests_mock.request_history) == 1  # not retried
+
+
+def test_a_host_that_stops_resolving_mid_sync_is_transient(requests_mock):
+    requests_mock.post(TOKEN_URL, **token())
+    requests_mock.get(USERS_URL, [{"json": []}, {"exc": unresolved("wootric.test")}, {"json": [{"id": 2}]}])
+    client, fake = make_client(backoff_base=0.5)
+    client.get("end_users")
+    assert client.get("end_users") == [{"id": 2}] and fake.slept == [0.5]
+
+
+def test_a_tls_failure_is_a_config_error_before_the_host_answered_and_transient_after(requests_mock):
+    failure = requests.exceptions.SSLError("certificate verify failed: self-signed certificate")
+    requests_mock.post(TOKEN_URL, exc=failure)
+    client, fake = make_client()
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert "TLS" in error.value.message and "REQUESTS_CA_BUNDLE" in error.value.message
+    assert "`base_url`" in error.value.message and fake.slept == []
+    requests_mock.post(TOKEN_URL, **token())
+    requests_mock.get(USERS_URL, [{"json": []}, {"exc": failure}, {"json": [{"id": 3}]}])
+    client.get("end_users")
+    assert client.get("end_users") == [{"id": 3}] and len(fake.slept) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.exceptions.InvalidURL("Failed to parse"),
+        requests.exceptions.InvalidSchema("No connection adapters"),
+        requests.exceptions.MissingSchema("No scheme supplied"),
+    ],
+)
+def test_an_unusable_url_is_a_config_error_without_retries(requests_mock, failure):
+    requests_mock.post(TOKEN_URL, exc=failure)
+    client, fake = make_client()
+    with pytest.raises(AirbyteTracedException) as error:
+        client.get("end_users")
+    assert error.value.failure_type == FailureType.config_error
+    assert type(failure).__name__ in error.value.message and "`base_url`" in error.value.message
+    assert fake.slept == [] and len(requests_mock.request_history) == 1
+
+
+def test_the_environment_s_proxy_is_used_for_every_region_probed(requests_mock, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "app.wootric.au")
+    for host in (US, EU):
+        requests_mock.post(host.token_url, **REFUSED)
+    requests_mock.post(AU.token_url, **token())
+    requests_mock.get(AU.url("end_users"), json=[])
+    client, _ = make_client(where={})
+    client.get("end_users")
+    proxies = [r.proxies.get("https") for r in requests_mock.request_history]
+    assert proxies == ["http://proxy.test:3128", "http://proxy.test:3128", None, None]
+
+
+# -- a fair share of the rate limit --------------------------------------------------------------------
+@pytest.mark.parametrize(("remaining", "waits"), [("11", False), ("10", True)])
+def test_a_tenth_of_the_limit_is_left_to_the_account_s_other_clients(requests_mock, remaining, waits):
+    requests_mock.post(TOKEN_URL, **token())
+    client, fake = make_client()  # the default reserve: 10 %
+    reset = int(fake.now) + 25
+    headers = {
+        "X-Rate-Limit-Limit": "100",
+        "X-Rate-Limit-Remaining": remaining,
+        "X-Rate-Limit-Reset": str(reset),
+    }
+    requests_mock.get(USERS_URL, json=[], headers=headers)
+    client.get("end_users")
+    client.get("end_users")
+    assert fake.slept == ([25] if waits else [])
+
+
+@given(
+    limit=st.integers(1, 10_000),
+    remaining=st.integers(0, 10_000),
+    reserve=st.sampled_from(["0", "0.05", "0.1", "0.25", "0.5", "0.9"]),
+)
+def test_the_budget_waits_exactly_when_only_the_reserve_is_left(limit, remaining, reserve):
+    budget = RateLimitBudget(reserve=float(reserve))
+    headers = {
+        "X-Rate-Limit-Limit": str(limit),
+        "X-Rate-Limit-Remaining": str(remaining),
+        "X-Rate-Limit-Reset": "130",
+    }
+    budget.observe(headers)
+    kept = max(2, math.ceil(limit * Fraction(reserve)))  # exact: a float 0.1 x 100 must not round up to 11
+    assert budget.wait_before_next(100.0, 60.0) == (30.0 if remaining <= kept else 0.0)

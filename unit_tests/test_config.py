@@ -6,7 +6,8 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.config import REGION_HOSTS, parse_config
+from source_wootric.config import Tuning, parse_config
+from source_wootric.hosts import REGION_HOSTS, base_url_host
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 VALID = {
@@ -22,28 +23,61 @@ def with_changes(**changes):
 
 def test_a_valid_config_reads_with_defaults():
     config = parse_config(VALID)
-    assert config.api_url == REGION_HOSTS["us"] and config.start == 1577836800
-    assert config.account_timezone.key == "UTC" and config.lookback_window_days == 30
+    assert (
+        config.hosts.hosts == tuple(REGION_HOSTS[r] for r in ("us", "eu", "au"))
+        and config.start == 1577836800
+    )
+    assert config.account_timezone is None and config.lookback_window_days == 30  # None: auto
     assert config.nps_summary_period == "month" and config.credentials.secrets == [SECRET]
 
 
 @pytest.mark.parametrize(
-    ("base_url", "api_url"),
+    ("base_url", "api_root"),
     [
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
         ("https://proxy.example.com/wootric/", "https://proxy.example.com/wootric"),
     ],
 )
-def test_base_url_replaces_the_region_and_keeps_a_path_prefix(base_url, api_url):
-    assert parse_config(with_changes(base_url=base_url, region="eu")).api_url == api_url
+def test_base_url_replaces_the_region_and_keeps_a_path_prefix(base_url, api_root):
+    plan = parse_config(with_changes(base_url=base_url, region="eu")).hosts
+    assert plan.hosts == (base_url_host(base_url),) and plan.setting == "base_url" and not plan.probes
+    assert plan.hosts[0].url("end_users") == f"{api_root}/v1/end_users"
+    assert plan.hosts[0].token_url == f"{api_root}/oauth/token"
 
 
 @pytest.mark.parametrize("region", ["us", "eu", "au"])
-def test_regions_choose_their_host(region):
-    assert (
-        parse_config(with_changes(region=region)).api_url
-        == f"https://api.wootric.{'com' if region == 'us' else region}"
-    )
+def test_an_explicit_region_is_used_alone(region):
+    plan = parse_config(with_changes(region=region)).hosts
+    assert plan.hosts == (REGION_HOSTS[region],) and plan.setting == "region" and not plan.probes
+
+
+def test_a_0_1_0_config_still_reads():
+    """0.1.0 wrote `region: us` (its default) or none, `account_timezone: UTC`, and credentials that may
+    lack auth_type."""
+    old = {
+        "credentials": {"client_id": "id", "client_secret": SECRET},
+        "start_date": "2020-01-01T00:00:00Z",
+        "account_timezone": "UTC",
+        "lookback_window_days": 30,
+        "nps_summary_period": "month",
+    }
+    assert parse_config({**old, "region": "us"}).hosts.hosts == (REGION_HOSTS["us"],)
+    assert parse_config(old).hosts.hosts[0] == REGION_HOSTS["us"]  # auto: US is asked first
+    assert parse_config(old).credentials.grant_type == "client_credentials"
+
+
+@pytest.mark.parametrize(("value", "reserve"), [("0", 0.0), ("0.25", 0.25), ("0.9", 0.9)])
+def test_the_rate_limit_reserve_is_read_from_the_environment(monkeypatch, value, reserve):
+    monkeypatch.setenv("WOOTRIC_RATE_LIMIT_RESERVE", value)
+    assert Tuning.from_env().rate_limit_reserve == reserve
+
+
+@pytest.mark.parametrize("value", ["-0.1", "0.95", "1", "ten", "nan"])
+def test_a_rate_limit_reserve_outside_0_to_0_9_is_a_config_error(monkeypatch, value):
+    monkeypatch.setenv("WOOTRIC_RATE_LIMIT_RESERVE", value)
+    with pytest.raises(AirbyteTracedException, match="WOOTRIC_RATE_LIMIT_RESERVE") as error:
+        Tuning.from_env()
+    assert error.value.failure_type == FailureType.config_error
 
 
 @pytest.mark.parametrize(
@@ -68,9 +102,11 @@ def test_regions_choose_their_host(region):
         ({"start_date": 20200101}, "`start_date`"),
         ({"start_date": "2999-01-01T00:00:00Z"}, "in the future"),
         ({"region": "mars"}, "`region`"),
+        ({"region": "api.wootric.eu"}, "auto, us, eu, au"),
         ({"base_url": "api.wootric.com"}, "`base_url`"),
         ({"base_url": "ftp://api.wootric.com"}, "`base_url`"),
         ({"account_timezone": "Mars/Olympus"}, "`account_timezone`"),
+        ({"account_timezone": 10}, "`account_timezone`"),
         ({"lookback_window_days": -1}, "`lookback_window_days`"),
         ({"lookback_window_days": "30"}, "`lookback_window_days`"),
         ({"nps_summary_period": "year"}, "`nps_summary_period`"),

@@ -14,8 +14,10 @@ from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 impor
     ConnectorMetadataDefinitionV0,
 )
 
+from source_wootric.hosts import REGION_HOSTS
+
 ROOT = Path(__file__).resolve().parent.parent
-API_HOSTS = {"api.wootric.com", "api.wootric.eu", "api.wootric.au"}
+API_HOSTS = {host.name for host in REGION_HOSTS.values()}
 BASE_IMAGE_RE = re.compile(r"^docker\.io/airbyte/python-connector-base:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
 
 
@@ -69,9 +71,15 @@ def test_base_image_is_digest_pinned_and_matches_dockerfile(
     assert dockerfile_base_image() == base
 
 
-def test_image_tag_matches_package_version(metadata: ConnectorMetadataDefinitionV0) -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["version"] == metadata.data.docker_image_tag
+def test_package_matches_metadata(metadata: ConnectorMetadataDefinitionV0) -> None:
+    """The version, licence and PyPI name that Airbyte's registries and PyAirbyte read in metadata.yaml are
+    those of the package that Poetry builds."""
+    poetry = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["poetry"]
+    assert poetry["version"] == metadata.data.docker_image_tag
+    assert poetry["license"] == metadata.data.license
+    pypi = metadata.data.remote_registries.pypi
+    assert pypi.enabled is True
+    assert poetry["name"] == pypi.package_name == "airbyte-source-wootric"
 
 
 def test_tags_hosts_and_registries(metadata: ConnectorMetadataDefinitionV0) -> None:
@@ -94,7 +102,7 @@ def test_icon_and_docs_exist(metadata: ConnectorMetadataDefinitionV0) -> None:
 def test_entrypoint_is_the_console_script() -> None:
     text = (ROOT / "Dockerfile").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["source-wootric"] == "source_wootric.run:run"
+    assert pyproject["tool"]["poetry"]["scripts"]["source-wootric"] == "source_wootric.run:run"
     assert 'AIRBYTE_ENTRYPOINT="source-wootric"' in text
     assert 'ENTRYPOINT ["source-wootric"]' in text
     assert re.search(r"^USER airbyte$", text, flags=re.MULTILINE)

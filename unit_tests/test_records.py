@@ -18,7 +18,7 @@ LA = ZoneInfo("America/Los_Angeles")
 
 
 def shaper(stream: str = "end_users") -> Shaper:
-    return Shaper(stream, LA, logging.getLogger("test"))
+    return Shaper(stream, lambda: LA, logging.getLogger("test"))
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,7 @@ def test_end_user_is_flattened_to_the_documented_columns():
         "last_response": {"id": 505550023, "score": 9, "text": "Great.", "survey": {"channel": "mobile:ios"}},
         "settings": {"email_nps": True, "mobile_nps": True, "web_nps": False, "force_mobile_survey": None},
         "page_views_count": 12,
+        "user_id": 7,
     }
     record = records.end_user(raw, shaper())
     assert record == {
@@ -118,7 +119,8 @@ def test_end_user_is_flattened_to_the_documented_columns():
         "settings_force_mobile_survey": None,
         "settings_force_web_survey": None,
         "settings_surveys_disabled_by_end_user": None,
-        "page_views_count": 12,  # a field we do not model passes through
+        "user_id": "7",  # old accounts' columns: user_id as text, page_views_count an integer
+        "page_views_count": 12,
     }
 
 
@@ -155,7 +157,10 @@ def test_non_text_property_values_are_their_compact_json(value):
     if value is None or isinstance(value, str):
         assert text == value
     else:
-        assert json.loads(text) == value and ", " not in text
+        # compact: no space after separators (a string inside may hold ", " itself)
+        assert (
+            json.loads(text) == value and json.dumps(value, separators=(",", ":"), ensure_ascii=False) == text
+        )
 
 
 def test_property_rows_carry_the_user_id_cursor_and_segment_type():
@@ -242,3 +247,134 @@ def test_any_wrongly_typed_end_user_is_shaped_without_crashing(raw):
     assert set(records.end_user({}, shaper())) <= set(record)
     for column in ("created_at", "updated_at", "external_created_at"):
         assert record[column] is None or datetime.fromisoformat(record[column]).tzinfo is not None
+
+
+REFERENCE_EMAIL_STATS = {  # Wootric's reference (Wootric/slate, source/includes/_email_stats.md)
+    "email_stats": {
+        "send_date": "Aug  3, 2023-Sep  3, 2024",
+        "send_requests": 7,
+        "emails_sent": 5,
+        "delivered": 5,
+        "delivered_percentage": "100.0%",
+        "bounce_rate": 0,
+        "bounce_rate_percentage": "0.0%",
+        "open_rate": "60%",
+        "response_rate": "0%",
+        "not_eligible": "2 (29%)",
+        "raw_results": {
+            "processed": 5,
+            "bounce": 0,
+            "dropped": 0,
+            "delivered": 5,
+            "opted_out": 2,
+            "not_delivered": 0,
+            "open": 3,
+            "spamreport": 0,
+            "not_eligible": 0,
+            "total_surveys": 5,
+            "total_responses": 0,
+            "sart_date": "2023-08-03T00:00:00-07:00",
+            "end_date": "2024-09-03T23:59:59-07:00",
+        },
+    },
+    "initial_send": None,
+    "reminder_send": None,
+}
+
+
+def test_email_stats_of_the_reference_answer_are_typed_and_flattened():
+    shape = shaper("email_stats")
+    assert records.email_stats(REFERENCE_EMAIL_STATS, shape) == {
+        "send_date": "Aug  3, 2023-Sep  3, 2024",
+        "send_requests": 7,
+        "emails_sent": 5,
+        "delivered": 5,
+        "bounce_rate": 0,
+        "delivered_percentage": 100.0,
+        "bounce_rate_percentage": 0.0,
+        "open_rate": 60.0,
+        "response_rate": 0.0,
+        "not_eligible": 2,
+        "not_eligible_percentage": 29.0,
+        "raw_results__processed": 5,
+        "raw_results__bounce": 0,
+        "raw_results__dropped": 0,
+        "raw_results__delivered": 5,
+        "raw_results__opted_out": 2,
+        "raw_results__not_delivered": 0,
+        "raw_results__open": 3,
+        "raw_results__spamreport": 0,
+        "raw_results__not_eligible": 0,
+        "raw_results__total_surveys": 5,
+        "raw_results__total_responses": 0,
+        "raw_results__start_date": "2023-08-03T00:00:00-07:00",
+        "raw_results__end_date": "2024-09-03T23:59:59-07:00",
+        "initial_send": None,
+        "reminder_send": None,
+    }
+    assert shape.unreadable == {}
+
+
+def test_email_stats_keep_what_this_version_does_not_model():
+    answer = json.loads(json.dumps(REFERENCE_EMAIL_STATS))
+    answer["email_stats"]["clicks"] = 4
+    answer["email_stats"]["raw_results"]["click"] = 4
+    answer["email_stats"]["raw_results"]["start_date"] = answer["email_stats"]["raw_results"].pop("sart_date")
+    answer["initial_send"] = {"sent": 3}
+    answer["sms_stats"] = {"sent": 1}
+    record = records.email_stats(answer, shaper("email_stats"))
+    assert record["clicks"] == 4 and record["raw_results__click"] == 4 and record["sms_stats"] == {"sent": 1}
+    assert record["initial_send"] == {"sent": 3}
+    assert record["raw_results__start_date"] == "2023-08-03T00:00:00-07:00"  # the typo corrected is read too
+
+
+@settings(max_examples=200, derandomize=True)
+@given(
+    count=st.integers(0, 10**6),
+    share=st.floats(0, 100, allow_nan=False).map(lambda x: round(x, 1)),
+    decimals=st.sampled_from(["{:.0f}", "{:.1f}", "{}"]),
+    spaces=st.sampled_from(["", " "]),
+)
+def test_percentages_and_counts_with_a_percentage_read_back_their_numbers(count, share, decimals, spaces):
+    shape = shaper("email_stats")
+    shown = decimals.format(share)
+    assert records.percentage(shape, "open_rate", f"{shown}{spaces}%") == float(shown)
+    assert records.count_and_percentage(shape, "not_eligible", f"{count} ({shown}%)") == (count, float(shown))
+    assert records.count_and_percentage(shape, "not_eligible", count) == (count, None)
+    assert shape.unreadable == {}
+
+
+@pytest.mark.parametrize("value", ["sixty", "60", "%", "2 29%", [60]])
+def test_a_percentage_in_another_form_is_null_and_logged(value, caplog):
+    shape = shaper("email_stats")
+    with caplog.at_level(logging.WARNING):
+        got = records.percentage(shape, "open_rate", value)
+        pair = records.count_and_percentage(shape, "not_eligible", value)
+    if value == "60":  # a bare number as text is still a number
+        assert got == 60.0 and pair == (60, None)
+    else:
+        assert got is None and shape.unreadable["open_rate"] == 1
+        assert pair == (None, None) and shape.unreadable["not_eligible"] == 1
+
+
+@pytest.mark.parametrize(
+    ("served", "expected"),
+    [
+        ("Jan 11, 2024  9:01AM", "2024-01-11T09:01:00-08:00"),  # winter in the account's zone
+        ("Jul 09, 2024  10:04AM", "2024-07-09T10:04:00-07:00"),  # summer
+        ("Apr 14, 2024 9:04PM", "2024-04-14T21:04:00-07:00"),
+        ("Dec  1, 2023  12:00AM", "2023-12-01T00:00:00-08:00"),
+        ("2024-01-11 09:01:00 -0500", "2024-01-11T09:01:00-05:00"),  # Wootric's usual form, should it change
+        (None, None),
+    ],
+)
+def test_a_send_date_is_read_in_the_account_time_zone(served, expected):
+    shape = shaper("email_send_sources")
+    record = records.email_send_source({"id": 1, "name": "Q1_file.csv", "date": served}, "sends", shape)
+    assert record == {"source_type": "sends", "id": "1", "name": "Q1_file.csv", "sent_at": expected}
+    assert shape.unreadable == {}
+
+
+def test_an_ongoing_source_has_a_text_id_and_no_date():
+    record = records.email_send_source({"id": "email_api", "name": "Email API *"}, "ongoing", shaper())
+    assert record == {"source_type": "ongoing", "id": "email_api", "name": "Email API *", "sent_at": None}

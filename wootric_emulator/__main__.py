@@ -62,9 +62,22 @@ def parser() -> argparse.ArgumentParser:
     a("--client-secret", default="demo-client-secret")
     a("--username", default="demo@example.com")
     a("--password", default="demo-password")
-    a("--account-token", default="NPS-demo0001")
+    a("--account-token", default=None, help="default NPS-demo0001 (NPS-EU-/NPS-AU-demo0001 in those regions)")
     a("--fault", action="append", default=[], metavar="KIND[:key=value...]", help="e.g. 500:after=3:times=2")
     a("--fault-seed", type=int, default=0)
+    # behaviours of the real API that depart from its reference (all off by default)
+    a("--legacy-at-folds", action="store_true", help="offset-less times also inside a DST fold")
+    a("--offsetless-mix", action="store_true", help="a random half of all records without an offset")
+    a("--shared-email-fraction", type=float, default=0.0, help='share of users e-mailed "Unknown" or null')
+    a("--page-cap", type=int, default=None, help="list answers hold at most this many rows")
+    a("--ignore-sort-key", action="store_true")
+    a("--ignore-sort-order", action="store_true")
+    a("--ignore-filters", action="store_true", help="created[..] and updated[..] are not read")
+    a("--real-errors", action="store_true", help="404 and 400 bodies as the real API sends them")
+    a("--ties-shuffled", action="store_true", help="ties on the sort key in a new order every request")
+    a("--region", choices=["us", "eu", "au"], default=None, help="the account's region among the three hosts")
+    a("--proxy", action="store_true", help="serve the regional hosts through an HTTPS proxy (needs --region)")
+    a("--api-prefix", choices=["/v1", "/api/v1"], default=None, help="also serve this prefix on loopback")
     return p
 
 
@@ -85,6 +98,9 @@ def main(argv=None) -> int:
         legacy_fraction=args.legacy_fraction,
         iso_fraction=args.iso_fraction,
         property_kinds=tuple(k for k in args.property_kinds.split(",") if k),
+        legacy_at_folds=args.legacy_at_folds,
+        offsetless_mix=args.offsetless_mix,
+        shared_email_fraction=args.shared_email_fraction,
     )
     emu = Emulator(
         spec,
@@ -101,12 +117,24 @@ def main(argv=None) -> int:
         compat=args.compat,
         faults=[Fault.parse(f) for f in args.fault],
         fault_seed=args.fault_seed,
+        page_cap=args.page_cap,
+        ignore_sort_key=args.ignore_sort_key,
+        ignore_sort_order=args.ignore_sort_order,
+        ignore_filters=args.ignore_filters,
+        real_errors=args.real_errors,
+        ties_shuffled=args.ties_shuffled,
+        region=args.region,
+        proxy=args.proxy,
+        api_prefix=args.api_prefix,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     url = emu.start()
     print(url, flush=True)
+    if args.proxy:  # as lines a shell can export
+        for name, value in emu.proxy_env().items():
+            print(f"{name}={value}", flush=True)
     d = emu.data
     print(
         f"wootric emulator: {len(d.users)} end users, {len(d.responses)} responses, {len(d.declines)} declines",

@@ -8,6 +8,15 @@ import threading
 import time
 from dataclasses import dataclass
 
+INVALID_CLIENT = (
+    "Client authentication failed due to unknown client, no client authentication included, or "
+    "unsupported authentication method."
+)
+INVALID_GRANT = (
+    "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
+    "used in the authorization request, or was issued to another client."
+)
+
 
 @dataclass
 class Credentials:
@@ -24,14 +33,17 @@ class OAuthError(Exception):
         self.status, self.error, self.description = status, error, description
 
     def body(self) -> dict:
+        if self.status == 404:  # as the real API answers a token request for an unknown account
+            return {"error": self.error, "status": 404}
         return {"error": self.error, "error_description": self.description}
 
 
 class TokenStore:
     """Random bearer tokens that expire after ``ttl`` seconds and can be revoked all at once."""
 
-    def __init__(self, creds: Credentials, ttl: int = 7200):
+    def __init__(self, creds: Credentials, ttl: int = 7200, real_errors: bool = False):
         self.creds, self.ttl = creds, ttl
+        self.real_errors = real_errors  # a wrong account_token is 404 "Not found", as the real API says
         self._lock = threading.Lock()
         self._access: dict[str, tuple[str, float]] = {}  # token -> (holder, expires_at)
         self._refresh: dict[str, str] = {}  # refresh token -> holder
@@ -54,12 +66,7 @@ class TokenStore:
                 secrets.compare_digest(client_id, c.client_id)
                 and secrets.compare_digest(client_secret, c.client_secret)
             ):
-                raise OAuthError(
-                    401,
-                    "invalid_client",
-                    "Client authentication failed due to unknown client, no client authentication "
-                    "included, or unsupported authentication method.",
-                )
+                raise OAuthError(401, "invalid_client", INVALID_CLIENT)
             return self._issue(f"client:{client_id}", refresh=False)
         if grant_type == "password":
             username, password = form.get("username"), form.get("password")
@@ -67,14 +74,11 @@ class TokenStore:
                 raise OAuthError(400, "invalid_request", "username and password are required")
             ok = secrets.compare_digest(username, c.username) and secrets.compare_digest(password, c.password)
             if not ok:
-                raise OAuthError(
-                    400,
-                    "invalid_grant",
-                    "The provided authorization grant is invalid, expired, revoked, does not match the "
-                    "redirection URI used in the authorization request, or was issued to another client.",
-                )
+                raise OAuthError(400, "invalid_grant", INVALID_GRANT)
             account = query.get("account_token")
             if account is not None and account != c.account_token:
+                if self.real_errors:
+                    raise OAuthError(404, "Not found", "No account with this account_token.")
                 raise OAuthError(401, "invalid_grant", "The account token does not belong to this user.")
             return self._issue(f"user:{username}", refresh=True)
         if grant_type == "refresh_token":

@@ -8,14 +8,15 @@ same all day long and moves on one day at a time.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .store import Rec, Table, dumps
 from .timefmt import ISO, LEGACY, OFFSET, TimeFormatter, parse_when, utc_day_start
@@ -65,6 +66,10 @@ class DatasetSpec:
     iso_fraction: float = 0.02  # share of the other records served in ISO 8601 with millis
     property_kinds: tuple = ALL_PROPERTY_KINDS
     long_text_fraction: float = 0.005
+    email_stats: bool = True  # serves /v2/email_stats; False: 404, as an account or region without it
+    legacy_at_folds: bool = False  # also serve offset-less local times that a DST fold makes ambiguous
+    offsetless_mix: bool = False  # a random half of the other records also served without an offset
+    shared_email_fraction: float = 0.0  # share of end users whose e-mail is "Unknown" or null (half each)
 
     def n_responses(self) -> int:
         return self.users * 3 // 2 if self.responses is None else self.responses
@@ -255,8 +260,12 @@ class Dataset:
             raise ValueError(f"unknown property kinds {sorted(unknown)}")
         self.legacy = spec.legacy_fraction
         self.iso = spec.iso_fraction
+        self.offsetless_mix = spec.offsetless_mix
         if compat:
             self.legacy = self.iso = 0.0
+            self.offsetless_mix = False
+        if not 0.0 <= spec.shared_email_fraction <= 1.0:
+            raise ValueError("shared_email_fraction must be within [0, 1]")
         with no_gc():  # hundreds of thousands of small dicts: the cyclic GC would cost a third of the time
             _Generator(self).run()
 
@@ -279,13 +288,21 @@ class Dataset:
         return b"{" + b",".join(parts) + b"}"
 
     def user_by_email(self, email: str) -> Rec | None:
-        return self._by_email.get(email.strip().lower())
+        found = self._by_email.get(email.strip().lower())
+        return found[0] if found else None
+
+    def users_by_email(self, email: str) -> list[Rec]:
+        """Every user with this address (case-insensitive): several share ``Unknown``."""
+        return self._by_email.get(email.strip().lower(), [])
 
     def user_by_external_id(self, external_id: str) -> Rec | None:
         return self._by_external.get(external_id)
 
     def _index_lookups(self) -> None:
-        self._by_email = {r.email.lower(): r for r in self.users.by_id.values()}
+        self._by_email: dict[str, list[Rec]] = defaultdict(list)
+        for r in self.users.by_id.values():
+            if r.email:  # a null e-mail is indexed as "" and cannot be looked up
+                self._by_email[r.email.lower()].append(r)
         self._by_external = {
             r.data["external_id"]: r for r in self.users.by_id.values() if r.data.get("external_id")
         }
@@ -327,6 +344,85 @@ class Dataset:
             "response_rate": rate(n, len(declines)),
             "email_response_rate": rate(email_responses, email_declines),
         }
+
+    # -------------------------------------------------------------------------------- e-mail delivery
+    def email_stats(self, start: date | str, end: date | str) -> dict:
+        """What ``/v2/email_stats`` serves for the days ``start``..``end`` (account time zone): the sums of
+        each day's e-mail sends (:func:`email_day`), whose answered and declined surveys are that day's
+        e-mail responses and declines; days outside the data range sent nothing."""
+        start = date.fromisoformat(start) if isinstance(start, str) else start
+        end = date.fromisoformat(end) if isinstance(end, str) else end
+        lo = self.fmt.day_start(start)
+        hi = self.fmt.day_start(end + timedelta(days=1)) - 1
+        with self.lock:
+            answered = Counter(
+                self._local_day(r.created)
+                for r in self.responses.scan("created", lo, hi)
+                if r.channel == "email"
+            )
+            declined = Counter(
+                self._local_day(d.created)
+                for d in self.declines.scan("created", lo, hi)
+                if d.channel == "email"
+            )
+        first, last = self._local_day(self.start), self._local_day(self.end)
+        raw = dict.fromkeys(EMAIL_RAW_COUNTS, 0)
+        day = max(start, first)
+        while day <= min(end, last):
+            for key, value in email_day(self.spec.seed, day, answered[day], declined[day]).items():
+                raw[key] += value
+            day += timedelta(days=1)
+        unsent = raw["opted_out"] + raw["not_eligible"]
+        requests = raw["processed"] + unsent
+        return {
+            "email_stats": {
+                "send_date": f"{_send_day(start)}-{_send_day(end)}",
+                "send_requests": requests,
+                "emails_sent": raw["processed"],
+                "delivered": raw["delivered"],
+                "delivered_percentage": f"{percent(raw['delivered'], raw['processed']):.1f}%",
+                "bounce_rate": raw["bounce"],
+                "bounce_rate_percentage": f"{percent(raw['bounce'], raw['processed']):.1f}%",
+                "open_rate": f"{round(percent(raw['open'], raw['delivered']))}%",
+                "response_rate": f"{round(percent(raw['total_responses'], raw['delivered']))}%",
+                "not_eligible": f"{unsent} ({round(percent(unsent, requests))}%)",
+                "raw_results": {
+                    **raw,
+                    "sart_date": datetime.fromtimestamp(
+                        lo, self.fmt.zone
+                    ).isoformat(),  # sic, as Wootric spells it
+                    "end_date": datetime.fromtimestamp(hi, self.fmt.zone).isoformat(),
+                },
+            },
+            "initial_send": None,
+            "reminder_send": None,
+        }
+
+    def email_sends(self) -> list[tuple[int, str, int]]:
+        """The account's CSV sends (id, file name, epoch second): one in each quarter of the data range,
+        on a working hour, so that its local time is never ambiguous."""
+        sends, quarter = [], date(self._local_day(self.start).year, 1, 1)
+        while (when := self.fmt.day_start(quarter)) <= self.end:
+            digest = hashlib.blake2b(f"send:{self.spec.seed}:{quarter}".encode(), digest_size=4).digest()
+            when += (digest[0] % 28) * DAY + (8 + digest[1] % 10) * 3600 + (digest[2] % 60) * 60
+            if self.start <= when <= self.end:
+                name = f"Q{(quarter.month + 2) // 3}_{quarter.year}_file.csv"
+                sends.append((len(sends) + 1, name, when))
+            month = quarter.month + 3
+            quarter = date(quarter.year + (month > 12), (month - 1) % 12 + 1, 1)
+        return sends
+
+    def email_send_sources(self) -> dict:
+        """What ``/v2/email_stats/sources`` serves; a send's date as Wootric writes it, `Jan 11, 2024  9:01AM`."""
+        sends = []
+        for send_id, name, when in self.email_sends():
+            local = datetime.fromtimestamp(when, self.fmt.zone)
+            clock = f"{local.hour % 12 or 12}:{local.minute:02d}{'AM' if local.hour < 12 else 'PM'}"
+            sends.append({"id": send_id, "name": name, "date": f"{local:%b %d, %Y}  {clock}"})
+        return {"ongoing": list(EMAIL_ONGOING_SOURCES), "sends": sends}
+
+    def _local_day(self, ts: int) -> date:
+        return date.fromordinal(date(1970, 1, 1).toordinal() + (ts + self.fmt.offset(ts)) // DAY)
 
     # -------------------------------------------------------------------------------- changes
     def update_users(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
@@ -456,6 +552,57 @@ class Dataset:
         }
 
 
+EMAIL_RAW_COUNTS = (
+    "processed",
+    "bounce",
+    "dropped",
+    "delivered",
+    "opted_out",
+    "not_delivered",
+    "open",
+    "spamreport",
+    "not_eligible",
+    "total_surveys",
+    "total_responses",
+)
+EMAIL_ONGOING_SOURCES = (
+    {"id": "email_api", "name": "Email API *"},
+    {"id": "webhook_trigger", "name": "Webhook Trigger *"},
+)
+
+
+def email_day(seed: int, day: date, answered: int, declined: int) -> dict[str, int]:
+    """One day's e-mail sends: every e-mail response (``answered``) and decline was an e-mail delivered
+    and opened; a few more were opened and left, not opened, bounced, dropped, or never sent (opted out,
+    not eligible), drawn from a hash of the day so that any range sums the same days the same way."""
+    h = hashlib.blake2b(f"email:{seed}:{day}".encode(), digest_size=8).digest()
+    bounce, dropped = int(h[2] < 20), int(h[3] < 8)
+    opened = answered + declined + h[0] % 3
+    delivered = opened + h[1] % 4
+    processed = delivered + bounce + dropped
+    return {
+        "processed": processed,
+        "bounce": bounce,
+        "dropped": dropped,
+        "delivered": delivered,
+        "opted_out": int(h[4] < 25),
+        "not_delivered": bounce + dropped,
+        "open": opened,
+        "spamreport": int(h[6] < 3 and opened > 0),
+        "not_eligible": int(h[5] < 15),
+        "total_surveys": processed,
+        "total_responses": answered,
+    }
+
+
+def percent(part: int, whole: int) -> float:
+    return 100 * part / whole if whole else 0.0
+
+
+def _send_day(day: date) -> str:
+    return f"{day:%b} {day.day:>2}, {day.year}"  # `Aug  3, 2023`, as Wootric writes it
+
+
 def _pick(rnd, seq):
     return seq[int(rnd() * len(seq))]
 
@@ -539,6 +686,9 @@ class _Generator:
         self.rng = random.Random(self.spec.seed)
         self.time = Timeline(self.rng, ds.start, ds.end, self.spec.sparse_years)
         self.compat = ds.compat == COMPAT_SINGER_TAP
+        # Own random streams, so that these options change only what they are about.
+        self.mix_rng = random.Random(f"offsetless:{self.spec.seed}") if ds.offsetless_mix else None
+        self.email_rng = random.Random(f"shared-email:{self.spec.seed}")
 
     def run(self) -> None:
         ds, spec = self.ds, self.spec
@@ -546,6 +696,7 @@ class _Generator:
             raise ValueError("counts must not be negative")
         times = self._user_times()
         users = self._users(times)
+        self._share_emails(users)
         responses = self._events(users, spec.n_responses(), 500_000_000, is_response=True)
         declines = self._events(users, spec.n_declines(), 70_000_000, is_response=False)
         self._link(users, responses, declines)
@@ -612,7 +763,10 @@ class _Generator:
         ds, rng = self.ds, self.rng
         n = len(times)
         order = sorted(range(n), key=lambda i: (times[i][0], rng.random()))
-        legacy_cut = times[order[int(n * ds.legacy)]][0] if ds.legacy > 0 and n else None
+        legacy_cut = None
+        if ds.legacy > 0 and n:
+            oldest = int(n * ds.legacy)  # legacy_fraction=1: every record, so the cut is after the end
+            legacy_cut = times[order[oldest]][0] if oldest < n else ds.end + 1
         numbers = list(range(1, n + 1))
         rng.shuffle(numbers)
         showcase = set(rng.sample(range(n), min(3, n))) if n >= 20 else set()
@@ -638,12 +792,24 @@ class _Generator:
         self.legacy_cut = legacy_cut
         return users
 
+    def _share_emails(self, users: list[Rec]) -> None:
+        """``shared_email_fraction`` of users get the e-mail ``Unknown`` or null (indexed as ``""``)."""
+        share, rnd = self.spec.shared_email_fraction, self.email_rng.random
+        if share <= 0:
+            return
+        for rec in users:
+            if rnd() < share:
+                unknown = rnd() < 0.5
+                rec.email = "Unknown" if unknown else ""
+                rec.data["email"] = "Unknown" if unknown else None
+
     def _form(self, created: int, legacy_cut: int | None) -> int:
         if legacy_cut is not None and created < legacy_cut:
             return LEGACY
-        if self.ds.iso > 0 and self.rng.random() < self.ds.iso:
-            return ISO
-        return OFFSET
+        form = ISO if self.ds.iso > 0 and self.rng.random() < self.ds.iso else OFFSET
+        if self.mix_rng is not None and self.mix_rng.random() < 0.5:
+            return LEGACY
+        return form
 
     # ---- responses and declines
     def _events(self, users: list[Rec], count: int, id_base: int, is_response: bool) -> list[Rec]:

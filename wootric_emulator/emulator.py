@@ -5,16 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from .auth import Credentials, RateLimiter, TokenStore
+from .behaviours import Behaviours
 from .data import COMPAT_SINGER_TAP, Dataset, DatasetSpec
 from .faults import Fault, FaultPlan
+from .regions import API_PREFIXES, check_region, default_account_token
 from .server import App, HttpServer
 from .timefmt import TimeFormatter
 
+if TYPE_CHECKING:
+    from .proxy import ConnectProxy
+
 
 class Emulator:
-    """A Wootric API stand-in.  ``start()`` serves it and returns the base URL; also a context manager."""
+    """A Wootric API stand-in.  ``start()`` serves it and returns the base URL; also a context manager.
+
+    The keywords from ``page_cap`` on switch on behaviours of the real API that depart from its reference
+    (see README.md); all are off by default.  ``region`` makes the account live in that region among
+    Wootric's three hosts, which ``proxy=True`` serves through an HTTPS proxy on loopback
+    (``proxy_url``, ``ca_bundle_path``, ``proxy_env()``).
+    """
 
     def __init__(
         self,
@@ -28,29 +40,58 @@ class Emulator:
         client_secret: str = "demo-client-secret",
         username: str = "demo@example.com",
         password: str = "demo-password",
-        account_token: str = "NPS-demo0001",
+        account_token: str | None = None,
         account_timezone: str = "America/Los_Angeles",
         compat: str | None = None,
         faults: Iterable[Fault] = (),
         fault_seed: int = 0,
+        page_cap: int | None = None,
+        ignore_sort_key: bool = False,
+        ignore_sort_order: bool = False,
+        ignore_filters: bool = False,
+        real_errors: bool = False,
+        ties_shuffled: bool = False,
+        region: str | None = None,
+        proxy: bool = False,
+        api_prefix: str | None = None,
     ):
         if compat == COMPAT_SINGER_TAP and rate_limit is not None:
             raise ValueError("compat='singer-tap' serves without a rate limit")
+        check_region(region)
+        if proxy and region is None:
+            raise ValueError("proxy=True plays Wootric's regional hosts: give the account a region")
+        if api_prefix is not None and api_prefix not in API_PREFIXES:
+            raise ValueError(f"api_prefix must be one of {API_PREFIXES} or None, not {api_prefix!r}")
         if isinstance(dataset, dict):
             dataset = DatasetSpec(**dataset)
         self.spec = dataset if dataset is not None else DatasetSpec()
         self.compat = compat
         self.account_timezone = account_timezone
-        self.fmt = TimeFormatter(account_timezone)
+        self.region = region
+        self.fmt = TimeFormatter(account_timezone, legacy_at_folds=self.spec.legacy_at_folds)
         self.data = Dataset(self.spec, self.fmt, compat)
+        if account_token is None:
+            account_token = default_account_token(region)
         self.credentials = Credentials(client_id, client_secret, username, password, account_token)
-        self.tokens = TokenStore(self.credentials, token_ttl)
+        self.tokens = TokenStore(self.credentials, token_ttl, real_errors=real_errors)
         self.limiter = RateLimiter(*rate_limit) if rate_limit is not None else None
         self._plan = FaultPlan(list(faults), fault_seed)
-        self.app = App(self.data, self.tokens, self.limiter, self._plan)
+        self.behaviours = Behaviours(
+            page_cap=page_cap,
+            ignore_sort_key=ignore_sort_key,
+            ignore_sort_order=ignore_sort_order,
+            ignore_filters=ignore_filters,
+            real_errors=real_errors,
+            ties_shuffled=ties_shuffled,
+        )
+        self.app = App(self.data, self.tokens, self.limiter, self._plan, self.behaviours, region, api_prefix)
         self.host, self.port = host, port
+        self.with_proxy = proxy
         self._http: HttpServer | None = None
+        self._proxy: ConnectProxy | None = None
         self.url: str | None = None
+        self.proxy_url: str | None = None
+        self.ca_bundle_path: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -59,14 +100,29 @@ class Emulator:
             host, port = self._http.address
             self.port = port
             shown = f"[{host}]" if ":" in host else host
-            self.url = f"http://{shown}:{port}"
+            self.url = f"http://{shown}:{port}"  # ignore-https-check: plain HTTP on loopback
             self._http.start()
+            if self.with_proxy:
+                from .proxy import ConnectProxy  # needs `cryptography`: only imported when asked for
+
+                self._proxy = ConnectProxy(self.app, self._http, self.host)
+                self._proxy.start()
+                self.proxy_url, self.ca_bundle_path = self._proxy.url, self._proxy.ca.bundle_path
         return self.url
 
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._http is not None:
             self._http.stop()
             self._http = None
+
+    def proxy_env(self) -> dict[str, str]:
+        """Environment for a client process that should reach the regional hosts through the proxy."""
+        if self.proxy_url is None:
+            raise RuntimeError("the proxy runs only with proxy=True, after start()")
+        return {"HTTPS_PROXY": self.proxy_url, "REQUESTS_CA_BUNDLE": self.ca_bundle_path}
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -135,6 +191,12 @@ class Emulator:
     @property
     def counters(self) -> dict[str, dict[int, int]]:
         return self.app.counters()
+
+    def counters_by_host(self) -> dict[str, dict[str, dict[int, int]]]:
+        """``{host: {path_template: {status: count}}}``; ``loopback`` for the plain URL, a regional host
+        for requests through the proxy, whose tunnels also count as template ``CONNECT`` (200, or 502
+        under the refused ``host:port``)."""
+        return self.app.counters_by_host()
 
     def requests(self, path_prefix: str = "/v1/") -> int:
         return sum(sum(c.values()) for t, c in self.app.counters().items() if t.startswith(path_prefix))

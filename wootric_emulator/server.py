@@ -15,12 +15,15 @@ from datetime import date
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from operator import attrgetter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .auth import OAuthError, RateLimiter, TokenStore
+from .auth import INVALID_CLIENT, INVALID_GRANT, OAuthError, RateLimiter, TokenStore
+from .behaviours import Behaviours
 from .data import Dataset
 from .faults import Fault, FaultPlan
-from .store import dumps
+from .regions import REGION_OF_HOST, canonical_path
+from .store import dumps, page_of, shuffle_ties
 
 MAX_PAGE = 30
 MAX_PER_PAGE = 50
@@ -30,17 +33,25 @@ HTML = "text/html; charset=utf-8"
 
 _FILTER = re.compile(r"^(created|updated)\[(gt|gte|lt|lte|eq)\]$")
 _ID_PATH = re.compile(
-    r"^/v1/end_users/([^/]+)(?:/(responses|declines)(?:/(promoters|passives|detractors))?)?$"
+    r"^((?:/api)?/v1)/end_users/([^/]+)(?:/(responses|declines)(?:/(promoters|passives|detractors))?)?$"
 )
 _SORT_KEYS = {
     "end_users": {"email": "email", "updated_at": "updated", "created_at": "created"},
     "events": {"created_at": "created"},
+}
+# Wootric's v2 API (e-mail delivery): path -> its one method. bounce_report e-mails a person a report.
+_V2_ROUTES = {
+    "/v2/email_stats": "GET",
+    "/v2/email_stats/sources": "GET",
+    "/v2/email_stats/bounce_report": "POST",
 }
 _SCORE_RANGES = {"promoters": (9, 10), "passives": (7, 8), "detractors": (0, 6)}
 _GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
     "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+_UNAUTHORIZED = {"error": "You are not authorized to access this resource (invalid token)"}
+LOOPBACK = "loopback"  # the host name counters use for requests to the plain loopback URL
 _NOT_JSON_HTML = (
     "<!DOCTYPE html><html><head><title>Wootric - Maintenance</title></head><body><h1>We'll be back soon"
     "</h1><p>Wootric is down for scheduled maintenance.</p></body></html>"
@@ -48,9 +59,9 @@ _NOT_JSON_HTML = (
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, field: str = "base"):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.field = status, message, field
 
 
 class Answer:
@@ -71,11 +82,11 @@ def errors_answer(status: int, message: str, headers=None) -> Answer:
 
 
 def template_of(path: str) -> str:
-    """``/v1/end_users/123/responses`` -> ``/v1/end_users/{id}/responses``."""
+    """``/v1/end_users/123/responses`` -> ``/v1/end_users/{id}/responses`` (``/api/v1`` likewise)."""
     m = _ID_PATH.match(path)
     if m:
-        tail = "".join(f"/{p}" for p in m.groups()[1:] if p)
-        return "/v1/end_users/{id}" + tail
+        tail = "".join(f"/{p}" for p in m.groups()[2:] if p)
+        return m.group(1) + "/end_users/{id}" + tail
     return path
 
 
@@ -86,45 +97,87 @@ def _int_param(query: dict, name: str, default: int | None = None) -> int | None
     try:
         return int(value)
     except ValueError:
-        raise ApiError(400, f"{name} does not have a valid value") from None
+        raise ApiError(400, f"{name} does not have a valid value", name) from None
 
 
 class App:
-    """Turns a request (method, path, query, headers, body) into an :class:`Answer`."""
+    """Turns a request (method, path, query, headers, body, and the host asked) into an :class:`Answer`.
 
-    def __init__(self, ds: Dataset, tokens: TokenStore, limiter: RateLimiter | None, plan: FaultPlan):
+    ``host`` is None for the plain loopback URL, which serves the account under ``/v1`` (and
+    ``api_prefix``); through the proxy it is one of the regional hosts, which serves the account only
+    if it is the account's ``region``.
+    """
+
+    def __init__(
+        self,
+        ds: Dataset,
+        tokens: TokenStore,
+        limiter: RateLimiter | None,
+        plan: FaultPlan,
+        behaviours: Behaviours | None = None,
+        region: str | None = None,
+        api_prefix: str | None = None,
+    ):
         self.ds, self.tokens, self.limiter, self.plan = ds, tokens, limiter, plan
+        self.behaviours = behaviours or Behaviours()
+        self.region = region
+        self.loopback_prefixes = ("/v1",) if api_prefix in (None, "/v1") else ("/v1", api_prefix)
         self._counts_lock = threading.Lock()
         self.counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.host_counts: dict[str, dict[str, dict[int, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int))
+        )
+        self._list_requests = 0  # seeds the order of ties when ``ties_shuffled``
 
     # ------------------------------------------------------------------------ counters
-    def count(self, template: str, status: int) -> None:
+    def count(self, template: str, status: int, host: str | None = None) -> None:
         with self._counts_lock:
             self.counts[template][status] += 1
+            self.host_counts[host or LOOPBACK][template][status] += 1
+
+    def count_connect(self, target: str, status: int) -> None:
+        """A proxy CONNECT (200 accepted, 502 refused), counted only per host, as template ``CONNECT``."""
+        with self._counts_lock:
+            self.host_counts[target]["CONNECT"][status] += 1
 
     def counters(self) -> dict[str, dict[int, int]]:
         with self._counts_lock:
             return {t: dict(c) for t, c in self.counts.items()}
 
+    def counters_by_host(self) -> dict[str, dict[str, dict[int, int]]]:
+        with self._counts_lock:
+            return {h: {t: dict(c) for t, c in ts.items()} for h, ts in self.host_counts.items()}
+
     def reset_counters(self) -> None:
         with self._counts_lock:
             self.counts.clear()
+            self.host_counts.clear()
+
+    # ------------------------------------------------------------------------ error bodies
+    def error(self, status: int, message: str, field: str = "base") -> Answer:
+        """A 400 or 404 as the reference describes it, or as the real API sends it (``real_errors``)."""
+        if self.behaviours.real_errors and status in (400, 404):
+            body = {"type": "error_list", "errors": [{"status": status, "message": message, "field": field}]}
+            return json_answer(status, body)
+        return errors_answer(status, message)
 
     # ------------------------------------------------------------------------ entry point
-    def handle(self, method: str, target: str, headers, body: bytes) -> tuple[Answer, Fault | None]:
+    def handle(
+        self, method: str, target: str, headers, body: bytes, host: str | None = None
+    ) -> tuple[Answer, Fault | None]:
         parts = urlsplit(target)
         path = parts.path
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if path.startswith("/_emulator/"):
+        if host is None and path.startswith("/_emulator/"):
             try:
                 return self.control(method, path, query, body), None
             except ApiError as exc:
                 return errors_answer(exc.status, exc.message), None
         fault = self.plan.pick(path)
-        answer = self._with_fault(fault, method, path, query, headers, body)
+        answer = self._with_fault(fault, method, path, query, headers, body, host)
         return answer, fault
 
-    def _with_fault(self, fault, method, path, query, headers, body) -> Answer:
+    def _with_fault(self, fault, method, path, query, headers, body, host) -> Answer:
         kind = fault.kind if fault else None
         if kind in ("500", "token_500"):
             return errors_answer(500, "Internal server error, try again later")
@@ -155,35 +208,35 @@ class App:
             time.sleep(2.0 if fault.seconds is None else fault.seconds)
         if kind == "update_users":
             self.ds.update_users(fault.users, seed=fault.seen)
-        answer = self.route(method, path, query, headers, body)
+        answer = self.route(method, path, query, headers, body, host)
         if kind == "truncated":
             answer.body = answer.body[: max(1, len(answer.body) // 2)]
         return answer
 
     # ------------------------------------------------------------------------ routing
-    def route(self, method, path, query, headers, body) -> Answer:
+    def route(self, method, path, query, headers, body, host=None) -> Answer:
+        region = REGION_OF_HOST.get(host) if host is not None else None
+        foreign = region is not None and region.name != self.region
         if path == "/oauth/token":
             if method != "POST":
-                return errors_answer(404, "Not found")
-            return self.token(headers, query, body)
-        if not path.startswith("/v1/"):
-            return errors_answer(404, "Not found")
-        if method != "GET" or not self._known(path):
-            return errors_answer(404, "Not found")
-        holder = self._holder(headers)
+                return self.error(404, "Not found", "path")
+            return self.foreign_token(query, body) if foreign else self.token(headers, query, body)
+        api_path = canonical_path(path, region.api_prefixes if region else self.loopback_prefixes)
+        v2 = api_path is not None and self.ds.spec.email_stats and _V2_ROUTES.get(api_path) == method
+        if api_path is None or (not v2 and (method != "GET" or not self._known(api_path))):
+            return self.error(404, "Not found", "path")
+        holder = None if foreign else self._holder(headers)
         if holder is None:
-            return json_answer(
-                401, {"error": "You are not authorized to access this resource (invalid token)"}
-            )
+            return json_answer(401, _UNAUTHORIZED)
         limit_headers = {}
         if self.limiter is not None:
             allowed, limit_headers = self.limiter.hit(holder)
             if not allowed:
                 return errors_answer(429, "rate limit exceeded", limit_headers)
         try:
-            answer = self.v1(path, query)
+            answer = self.v2(api_path, query) if v2 else self.v1(api_path, query)
         except ApiError as exc:
-            answer = errors_answer(exc.status, exc.message)
+            answer = self.error(exc.status, exc.message, exc.field)
         answer.headers.update(limit_headers)
         return answer
 
@@ -219,6 +272,18 @@ class App:
         except OAuthError as exc:
             return json_answer(exc.status, exc.body())
 
+    @staticmethod
+    def foreign_token(query, body) -> Answer:
+        """The token endpoint of a region where the account does not live: no account, no client."""
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if "account_token" in query:
+            exc = OAuthError(404, "Not found", "No account with this account_token.")
+        elif form.get("grant_type") == "client_credentials":
+            exc = OAuthError(401, "invalid_client", INVALID_CLIENT)
+        else:
+            exc = OAuthError(400, "invalid_grant", INVALID_GRANT)
+        return json_answer(exc.status, exc.body())
+
     def v1(self, path: str, query: dict) -> Answer:
         ds = self.ds
         if path == "/v1/end_users":
@@ -230,19 +295,27 @@ class App:
         if path == "/v1/segments":
             return json_answer(200, ds.segments)
         if path == "/v1/nps_summary":
-            return json_answer(200, ds.nps(*self._nps_range(query)))
+            return json_answer(200, ds.nps(*self._date_range(query, "date[start]", "date[end]")))
         m = _ID_PATH.match(path)
-        user = self._find_user(unquote(m.group(1)), query)
+        user = self._find_user(unquote(m.group(2)), query)
         if user is None:
-            raise ApiError(404, "End user not found")
-        if m.group(2) is None:
+            raise ApiError(404, "End user not found", "id")
+        if m.group(3) is None:
             with ds.lock:
                 return Answer(200, user.json())
-        recs = ds.user_responses(user.id) if m.group(2) == "responses" else ds.user_declines(user.id)
-        if m.group(3):
-            lo, hi = _SCORE_RANGES[m.group(3)]
+        recs = ds.user_responses(user.id) if m.group(3) == "responses" else ds.user_declines(user.id)
+        if m.group(4):
+            lo, hi = _SCORE_RANGES[m.group(4)]
             recs = [r for r in recs if lo <= r.score <= hi]
         return self.small_listing(recs, query)
+
+    def v2(self, path: str, query: dict) -> Answer:
+        if path == "/v2/email_stats":
+            start, end = "date_range[start_date]", "date_range[end_date]"
+            return json_answer(200, self.ds.email_stats(*self._date_range(query, start, end)))
+        if path == "/v2/email_stats/sources":
+            return json_answer(200, self.ds.email_send_sources())
+        return Answer(200, b"null")  # bounce_report: Wootric would e-mail the report to a person
 
     def _find_user(self, key: str, query: dict):
         ds = self.ds
@@ -259,43 +332,28 @@ class App:
 
     # ------------------------------------------------------------------------ lists
     def list_params(self, query: dict, kind: str):
+        quirks = self.behaviours
         page = _int_param(query, "page", 1)
         if page < 1 or page > MAX_PAGE:
-            raise ApiError(400, "page does not have a valid value")
+            raise ApiError(400, "page does not have a valid value", "page")
         per_page = _int_param(query, "per_page", DEFAULT_PER_PAGE)
         if per_page < 1:
-            raise ApiError(400, "per_page does not have a valid value")
-        per_page = min(per_page, MAX_PER_PAGE)
-        order = query.get("sort_order", "").lower() or ("asc" if kind == "end_users" else "desc")
+            raise ApiError(400, "per_page does not have a valid value", "per_page")
+        per_page = min(per_page, MAX_PER_PAGE, quirks.page_cap or MAX_PER_PAGE)
+        default_order = "asc" if kind == "end_users" else "desc"
+        order = (
+            default_order
+            if quirks.ignore_sort_order
+            else query.get("sort_order", "").lower() or default_order
+        )
         if order not in ("asc", "desc"):
-            raise ApiError(400, "sort_order does not have a valid value")
-        sort_name = query.get("sort_key", "") or ("email" if kind == "end_users" else "created_at")
+            raise ApiError(400, "sort_order does not have a valid value", "sort_order")
+        default_key = "email" if kind == "end_users" else "created_at"
+        sort_name = default_key if quirks.ignore_sort_key else query.get("sort_key", "") or default_key
         sort_field = _SORT_KEYS[kind].get(sort_name)
         if sort_field is None:
-            raise ApiError(400, "sort_key does not have a valid value")
-        bounds: dict[str, list] = {}
-        for key, value in query.items():
-            m = _FILTER.match(key)
-            if m is None:
-                if key.startswith(("created[", "updated[")):
-                    raise ApiError(400, f"{key} is not a valid filter")
-                continue
-            field, op = m.groups()
-            if field == "updated" and kind != "end_users":
-                continue  # not supported on responses and declines: ignored, as an unknown parameter
-            try:
-                v = int(value)
-            except ValueError:
-                raise ApiError(400, f"{key} does not have a valid value") from None
-            lo, hi = bounds.setdefault(field, [None, None])
-            if op in ("gt", "gte", "eq"):
-                v_lo = v + 1 if op == "gt" else v
-                lo = v_lo if lo is None else max(lo, v_lo)
-            if op in ("lt", "lte", "eq"):
-                v_hi = v - 1 if op == "lt" else v
-                hi = v_hi if hi is None else min(hi, v_hi)
-            bounds[field] = [lo, hi]
-        filters = {f: (lo, hi) for f, (lo, hi) in bounds.items()}
+            raise ApiError(400, "sort_key does not have a valid value", "sort_key")
+        filters = {} if quirks.ignore_filters else _filters(query, kind)
         return filters, sort_field, order == "desc", (page - 1) * per_page, per_page
 
     def listing(self, table, kind: str, query: dict) -> Answer:
@@ -304,13 +362,19 @@ class App:
         email = query.get("email")
         with ds.lock:
             if kind == "end_users" and email is not None:
-                user = ds.user_by_email(email)
-                recs = [user] if user is not None and _passes(user, filters) else []
-                recs = recs[offset : offset + limit]
+                found = sorted(
+                    (u for u in ds.users_by_email(email) if _passes(u, filters)),
+                    key=table.indexes[sort_field].sort_key,
+                )
+                recs = self._page(
+                    lambda o, n: page_of(found, 0, len(found), desc, o, n), offset, limit, sort_field
+                )
             elif any(lo is not None and hi is not None and lo > hi for lo, hi in filters.values()):
                 recs = []
             else:
-                recs = table.query(filters, sort_field, desc, offset, limit)
+                recs = self._page(
+                    lambda o, n: table.query(filters, sort_field, desc, o, n), offset, limit, sort_field
+                )
             body = b"[" + b",".join(r.json() for r in recs) + b"]"
         return Answer(200, body)
 
@@ -318,24 +382,34 @@ class App:
         filters, _, desc, offset, limit = self.list_params(query, "events")
         with self.ds.lock:
             chosen = [r for r in recs if _passes(r, filters)]
-            if desc:
-                chosen.reverse()
-            page = chosen[offset : offset + limit]
+            page = self._page(
+                lambda o, n: page_of(chosen, 0, len(chosen), desc, o, n), offset, limit, "created"
+            )
             body = b"[" + b",".join(r.json() for r in page) + b"]"
         return Answer(200, body)
 
-    def _nps_range(self, query: dict) -> tuple[date, date]:
-        start, end = query.get("date[start]"), query.get("date[end]")
+    def _page(self, fetch, offset: int, limit: int, sort_field: str) -> list:
+        """``fetch(offset, limit)``, with the ties of the sort key reordered per request if asked."""
+        if not self.behaviours.ties_shuffled:
+            return fetch(offset, limit)
+        with self._counts_lock:
+            self._list_requests += 1
+            salt = self._list_requests
+        return shuffle_ties(fetch, offset, limit, attrgetter(sort_field), salt)
+
+    def _date_range(self, query: dict, start_key: str, end_key: str) -> tuple[date, date]:
+        start, end = query.get(start_key), query.get(end_key)
         if start is None and end is None:
             return self.ds.fmt.last_month()
         if start is None or end is None:
-            raise ApiError(400, f"date[{'start' if start is None else 'end'}] does not have a valid value")
+            missing = start_key if start is None else end_key
+            raise ApiError(400, f"{missing} does not have a valid value", missing)
         try:
             d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
         except ValueError:
-            raise ApiError(400, "date does not have a valid value") from None
+            raise ApiError(400, "date does not have a valid value", "date") from None
         if d1 < d0:
-            raise ApiError(400, "date[end] does not have a valid value")
+            raise ApiError(400, f"{end_key} does not have a valid value", end_key)
         return d0, d1
 
     # ------------------------------------------------------------------------ control
@@ -347,6 +421,15 @@ class App:
         if name == "counters" and method == "GET":
             return json_answer(
                 200, {t: {str(s): c for s, c in v.items()} for t, v in self.counters().items()}
+            )
+        if name == "counters_by_host" and method == "GET":
+            by_host = self.counters_by_host()
+            return json_answer(
+                200,
+                {
+                    h: {t: {str(s): c for s, c in v.items()} for t, v in ts.items()}
+                    for h, ts in by_host.items()
+                },
             )
         if name == "data" and method == "GET":
             return Answer(200, ds.dump())
@@ -398,6 +481,33 @@ def _fault_dict(f: Fault) -> dict:
     return {k: getattr(f, k) for k in (*keys, "hits")}
 
 
+def _filters(query: dict, kind: str) -> dict[str, tuple[int | None, int | None]]:
+    """``created[..]`` / ``updated[..]`` parameters -> inclusive bounds per field (None = open)."""
+    bounds: dict[str, list] = {}
+    for key, value in query.items():
+        m = _FILTER.match(key)
+        if m is None:
+            if key.startswith(("created[", "updated[")):
+                raise ApiError(400, f"{key} is not a valid filter", key)
+            continue
+        field, op = m.groups()
+        if field == "updated" and kind != "end_users":
+            continue  # not supported on responses and declines: ignored, as an unknown parameter
+        try:
+            v = int(value)
+        except ValueError:
+            raise ApiError(400, f"{key} does not have a valid value", key) from None
+        lo, hi = bounds.setdefault(field, [None, None])
+        if op in ("gt", "gte", "eq"):
+            v_lo = v + 1 if op == "gt" else v
+            lo = v_lo if lo is None else max(lo, v_lo)
+        if op in ("lt", "lte", "eq"):
+            v_hi = v - 1 if op == "lt" else v
+            hi = v_hi if hi is None else min(hi, v_hi)
+        bounds[field] = [lo, hi]
+    return {f: (lo, hi) for f, (lo, hi) in bounds.items()}
+
+
 def _passes(rec, filters: dict) -> bool:
     for field, (lo, hi) in filters.items():
         v = getattr(rec, field)
@@ -411,6 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "WootricEmulator/1.0"
     sys_version = ""
+    api_host: str | None = None  # the regional host a proxied connection asked for; None on loopback
 
     def setup(self):
         super().setup()
@@ -431,12 +542,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         app: App = self.server.app
         try:
-            answer, _ = app.handle(self.command, self.path, self.headers, body)
+            answer, _ = app.handle(self.command, self.path, self.headers, body, self.api_host)
         except Exception as exc:  # keep serving; report as a server error
             answer = errors_answer(500, f"emulator error: {type(exc).__name__}: {exc}")
         path = urlsplit(self.path).path
-        if not path.startswith("/_emulator/"):
-            app.count(template_of(path), 0 if answer.reset else answer.status)
+        if self.api_host is not None or not path.startswith("/_emulator/"):
+            app.count(template_of(path), 0 if answer.reset else answer.status, self.api_host)
         if answer.reset:
             self.close_connection = True
             # SO_LINGER 0: closing sends an RST instead of an orderly FIN.
@@ -461,6 +572,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(head + a.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
+_HOST_HANDLERS: dict[str, type[_Handler]] = {}
+
+
+def handler_for_host(host: str) -> type[_Handler]:
+    """The request handler for connections the proxy opened to ``host``."""
+    handler = _HOST_HANDLERS.get(host)
+    if handler is None:
+        handler = _HOST_HANDLERS[host] = type(f"_Handler[{host}]", (_Handler,), {"api_host": host})
+    return handler
 
 
 class _Server(ThreadingHTTPServer):

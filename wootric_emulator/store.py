@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from itertools import groupby
 
 _CACHE_SIZE = 64
 
@@ -207,3 +208,41 @@ class _Walk:
                 found.append(r)
         self.pos = pos
         return found[offset:need]
+
+
+_TIE_CHUNK = 256
+
+
+def shuffle_ties(fetch, offset: int, limit: int, key, salt: int) -> list[Rec]:
+    """Page ``offset .. offset+limit`` of an ordered sequence whose ties on ``key`` are reordered by
+    ``salt``, as a server whose order among equal keys is unspecified would answer.
+
+    ``fetch(offset, limit)`` reads the sequence in its canonical order.  The page is widened to the whole
+    tie groups at its two ends (read in chunks), every group is reordered by a hash of ``(id, salt)``,
+    and the page is cut back out: a record is never moved out of its group, so the order by ``key``
+    holds, but a group that straddles two pages can show a record on both or on neither.
+    """
+    page = fetch(offset, limit)
+    if not page:
+        return page
+    first, last = key(page[0]), key(page[-1])
+    start = offset
+    while start > 0:
+        chunk = fetch(max(0, start - _TIE_CHUNK), min(start, _TIE_CHUNK))
+        same = next((i for i, r in enumerate(reversed(chunk)) if key(r) != first), len(chunk))
+        start -= same
+        if same < len(chunk):
+            break
+    end = offset + len(page)
+    while True:
+        chunk = fetch(end, _TIE_CHUNK)
+        same = next((i for i, r in enumerate(chunk) if key(r) != last), len(chunk))
+        end += same
+        if same < _TIE_CHUNK:
+            break
+    mask = tie_hash(salt)
+    window = fetch(start, end - start)
+    # Sorting is stable and the window is in key order (asc or desc): reorder within groups only.
+    groups = [list(g) for _, g in groupby(window, key)]
+    mixed = [r for g in groups for r in sorted(g, key=lambda r: tie_hash(r.id ^ mask))]
+    return mixed[offset - start : offset - start + limit]

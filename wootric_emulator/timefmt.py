@@ -6,9 +6,11 @@ Three forms are served:
 * ``LEGACY``  ``2014-12-01 18:36:59``                (older records: local time, no offset)
 * ``ISO``     ``2015-02-12T06:29:27.000-08:00``      (ISO 8601 with milliseconds)
 
-A local time without an offset is ambiguous for one hour each autumn (DST fall-back).  The emulator never
-serves an ambiguous legacy time: such an instant is written in the ``OFFSET`` form instead, so that
-:meth:`TimeFormatter.epoch` always gives back the exact second that was served.
+A local time without an offset is ambiguous for one hour each autumn (DST fall-back).  By default the
+emulator never serves an ambiguous legacy time: such an instant is written in the ``OFFSET`` form instead,
+so that :meth:`TimeFormatter.epoch` always gives back the exact second that was served.  With
+``legacy_at_folds`` it serves them as the real API would; :meth:`TimeFormatter.epoch` then reads such a
+string as its earlier instant (``fold=0``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ _VARIES = -(10**9)  # marks a day whose offset changes
 class TimeFormatter:
     """Formats epoch seconds in one time zone (fast: offsets are cached per quarter hour) and parses back."""
 
-    def __init__(self, timezone: str):
+    def __init__(self, timezone: str, legacy_at_folds: bool = False):
         self.name = timezone
         self.zone = ZoneInfo(timezone)
+        self.legacy_at_folds = legacy_at_folds
         self._day_offsets: dict[int, int] = {}
         self._days: dict[int, str] = {}
         self._zones: dict[int, tuple[str, str]] = {}
@@ -70,7 +73,7 @@ class TimeFormatter:
             ymd = self._days[day] = f"{y:04d}-{mo:02d}-{d:02d}"
         hh, rest = divmod(sec, 3600)
         mm, ss = divmod(rest, 60)
-        if form == LEGACY and not self._legacy_ambiguous(ts):
+        if form == LEGACY and (self.legacy_at_folds or not self._legacy_ambiguous(ts)):
             return f"{ymd} {hh:02d}:{mm:02d}:{ss:02d}"
         zone = self._zones.get(off)
         if zone is None:

@@ -1,7 +1,9 @@
-"""Account-level streams: the custom property definitions (segments) and the NPS summary per period."""
+"""Account-level streams: the custom property definitions (segments), and the base of the streams read one
+period per request (the NPS summary here, the e-mail statistics in email.py)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import date
 from typing import Any, ClassVar
@@ -52,17 +54,13 @@ def _valid_state(state: Mapping[str, Any]) -> bool:
     return state.get("version") == STATE_VERSION and state.get("period") in ("day", "week", "month")
 
 
-NUMBERS = ("nps", "response_rate", "email_response_rate")
-COUNTS = ("responses", "detractors", "passives", "promoters")
-
-
-class NpsSummary(WootricStream):
-    """One record per period; each sync re-reads the open period and every period that overlaps the
-    look-back window, since late exclusions change closed periods. Wootric computes it in the account's
-    time zone. State: `{"version": 1, "period": "month", "period_start": "2024-05-01"}`, the open period."""
+class PeriodStream(WootricStream, ABC):
+    """One record per period (`nps_summary_period`: day, week or month) from `start_date`'s period to today's,
+    as Wootric computes it in the account's time zone. Each sync re-reads the open period and every period
+    that overlaps the look-back window, since late changes alter closed periods.
+    State: `{"version": 1, "period": "month", "period_start": "2024-05-01"}`, the open period."""
 
     primary_key: ClassVar[list[str]] = ["period", "period_start"]
-    endpoint = "nps_summary"
     cursor_field = "period_start"
     state_checkpoint_interval = 1
 
@@ -79,64 +77,78 @@ class NpsSummary(WootricStream):
         self._state = dict(value or {})
         if self._state and not _valid_state(self._state):
             raise config_error(
-                f"The saved state of stream `nps_summary` is not one this connector version writes (expected "
+                f"The saved state of stream `{self.name}` is not one this connector version writes (expected "
                 f'{{"version": {STATE_VERSION}, "period": "month", "period_start": "YYYY-MM-DD"}}). '
-                "Reset the stream `nps_summary` to read it again from `start_date`."
+                f"Reset the stream `{self.name}` to read it again from `start_date`."
             )
+
+    def local_date(self, epoch: int) -> date:
+        return pendulum.from_timestamp(epoch, tz=self.context.zone.key).date()
 
     def first_day(self, sync_mode: SyncMode, today: date) -> date:
         config = self.context.config
-        start = pendulum.from_timestamp(config.start, tz=config.account_timezone.key).date()
+        start = self.local_date(config.start)
         if sync_mode != SyncMode.incremental or not self._state:
             return start
         if self._state["period"] != config.nps_summary_period:
             self.logger.warning(
-                f"nps_summary: the period changed from {self._state['period']} to {config.nps_summary_period}; "
+                f"{self.name}: the period changed from {self._state['period']} to {config.nps_summary_period}; "
                 "reading every period afresh from start_date."
             )
             return start
         lookback_start = today - pendulum.duration(days=config.lookback_window_days)
         return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
 
-    def backdated_periods(self, first_day: date) -> list[tuple[date, date]]:
-        """The periods before `first_day` that hold records the survey streams' sweep found new (read
-        earlier in this sync): back-dated responses and declines, or old ones edited since."""
-        config = self.context.config
-        days = {
-            pendulum.from_timestamp(second, tz=config.account_timezone.key).date()
-            for second in self.context.backdated_seconds
-        }
-        starts = {period_start(day, config.nps_summary_period) for day in days if day < first_day}
-        return [next(periods(start, start, config.nps_summary_period)) for start in sorted(starts)]
+    @abstractmethod
+    def period_columns(self, start: date, end: date) -> dict[str, Any]:
+        """The columns of one period (one request), besides `period`, `period_start` and `period_end`."""
+
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """Periods before the one starting `first_start` that this sync re-reads too (none by default)."""
+        return []
 
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        config = self.context.config
-        period = config.nps_summary_period
-        today = pendulum.from_timestamp(self.context.high, tz=config.account_timezone.key).date()
+        period = self.context.config.nps_summary_period
+        today = self.local_date(self.context.high)
         requests_before, count = self.context.client.total_requests, 0
         first_day = self.first_day(sync_mode, today)
-        backdated = self.backdated_periods(first_day)
-        for start, end in backdated:  # older periods first: the state stays the open period
+        older = self.older_periods(period_start(first_day, period))
+        for start, end in [*older, *periods(first_day, today, period)]:
+            record: dict[str, Any] = {
+                "period": period,
+                "period_start": start.isoformat(),
+                "period_end": end.isoformat(),
+            }
+            for key, value in self.period_columns(start, end).items():
+                record.setdefault(key, value)
             count += 1
-            yield self.summary_record(start, end)
-        for start, end in periods(first_day, today, period):
-            count += 1
-            yield self.summary_record(start, end)
-            self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
-        extra = f", {len(backdated)} of them older periods holding back-dated records" if backdated else ""
-        self.summary(count, requests_before, extra)
+            yield record
+            if (start, end) not in older:  # the older periods come first and leave the state alone
+                self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
+        self.summary(count, requests_before, f", {len(older)} of them older periods re-read" if older else "")
 
-    def summary_record(self, start: date, end: date) -> dict[str, Any]:
+
+NUMBERS = ("nps", "response_rate", "email_response_rate")
+COUNTS = ("responses", "detractors", "passives", "promoters")
+
+
+class NpsSummary(PeriodStream):
+    """Wootric's NPS per period; late exclusions change closed periods, hence the look-back."""
+
+    endpoint = "nps_summary"
+
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """The periods holding records that the sweep of responses and declines found new earlier in this
+        sync (back-dated, or old ones edited since): their NPS changed."""
+        period = self.context.config.nps_summary_period
+        days = {self.local_date(second) for second in self.context.backdated_seconds}
+        starts = {period_start(day, period) for day in days if day < first_start}
+        return [next(periods(start, start, period)) for start in sorted(starts)]
+
+    def period_columns(self, start: date, end: date) -> dict[str, Any]:
         summary = self.context.client.get(
             self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
         )
-        record: dict[str, Any] = {
-            "period": self.context.config.nps_summary_period,
-            "period_start": start.isoformat(),
-            "period_end": end.isoformat(),
-        }
-        for key in NUMBERS:
-            record[key] = self.shape.number(key, summary.get(key))
-        for key in COUNTS:
-            record[key] = self.shape.integer(key, summary.get(key))
-        return record
+        columns = {key: self.shape.number(key, summary.get(key)) for key in NUMBERS}
+        columns.update({key: self.shape.integer(key, summary.get(key)) for key in COUNTS})
+        return columns

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 from airbyte_cdk.models import SyncMode
@@ -21,6 +22,7 @@ from source_wootric.client import WootricClient
 from source_wootric.config import WootricConfig, config_error
 from source_wootric.paging import PER_PAGE, Dimension, Planner, Row
 from source_wootric.records import Shaper, parse_datetime, whole_number
+from source_wootric.zone_probe import AccountZone, learn_account_zone
 
 STATE_VERSION = 1
 PROGRESS_EVERY_SECONDS = 30.0
@@ -49,6 +51,22 @@ class SyncContext:
     def high(self) -> int:
         """The newest second this sync reads; newer records are left whole to the next sync."""
         return self.started_at - self.config.tuning.clock_margin
+
+    @cached_property
+    def account_zone(self) -> AccountZone:
+        """The account's time zone, learnt by a few requests the first time a stream needs it (before its
+        first record), then the same for every stream of the sync; see zone_probe.py."""
+        return learn_account_zone(self.client, self.config.account_timezone, self.logger, self.started_at)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone in force: datetimes without an offset are shaped in it, NPS periods follow it."""
+        return self.account_zone.zone
+
+    @property
+    def paging_zone(self) -> ZoneInfo | None:
+        """The zone paging reads offset-less datetimes in (timezone.instant_range); None while unknown."""
+        return self.account_zone.paging_zone
 
     @cached_property
     def segments(self) -> list[dict[str, Any]]:
@@ -127,7 +145,7 @@ class KeysetReader:
     def second(self, value: Any) -> int | None:
         """The epoch second of a datetime as the API sends it; None if it cannot be read."""
         try:
-            return int(parse_datetime(value, self.context.config.account_timezone).timestamp())
+            return int(parse_datetime(value, self.context.zone).timestamp())
         except (AttributeError, TypeError, ValueError):
             return None
 
@@ -163,7 +181,7 @@ class WootricStream(HttpStream, ABC):
 
     def __init__(self, context: SyncContext):
         self.context = context
-        self.shape = Shaper(self.name, context.config.account_timezone, context.logger)
+        self.shape = Shaper(self.name, lambda: context.zone, context.logger)
         super().__init__(authenticator=None)
 
     @property
@@ -174,7 +192,7 @@ class WootricStream(HttpStream, ABC):
 
     @property
     def url_base(self) -> str:
-        return f"{self.context.config.api_url}/v1/"
+        return self.context.client.host.url("")
 
     def path(self, **kwargs: Any) -> str:
         return self.endpoint
