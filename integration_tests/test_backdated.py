@@ -31,6 +31,7 @@ SURVEY_STREAMS = ("responses", "declines")
 SWEEP_LOG = re.compile(r"^(responses|declines): sweep re-read .*?, \d+ records, (\d+) requests")
 LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 DONE_LOG = re.compile(r"^(responses|declines): done, \d+ records, (\d+) requests")
+LIST_ENDPOINTS = ("end_users", "responses", "declines")
 
 
 def read_in_process(
@@ -86,6 +87,16 @@ def sweep_costs(out: Output) -> dict[str, int]:
     return costs
 
 
+def main_read_costs(out: Output) -> dict[str, int]:
+    """Requests each stream's main read made, as it logged them (the zone probe's few requests, made while
+    the first stream reads, count in that stream's)."""
+    return {m[1]: int(m[2]) for line in out.logs if (m := DONE_LOG.match(line))}
+
+
+def list_requests(emulator: Any) -> int:
+    return sum(emulator.counters.get(f"/v1/{endpoint}", {}).get(200, 0) for endpoint in LIST_ENDPOINTS)
+
+
 def survey_ids(out: Output) -> dict[str, set[int]]:
     return {stream: {record["id"] for record in out.records.get(stream, [])} for stream in SURVEY_STREAMS}
 
@@ -109,7 +120,7 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
 
     first = read_in_process(capsys, caplog, monkeypatch, tmp_path, T0, config, sync_catalog, None)
     assert first.returncode == 0 and not first.errors, first.stdout[-2000:]
-    initial_cost = {stream: emulator.counters[f"/v1/{stream}"][200] for stream in SURVEY_STREAMS}
+    initial_cost = main_read_costs(first)
     for stream in SURVEY_STREAMS:  # the first pass is paced on the initial read's cost
         assert first.stream_state(stream)["sweep"]["requests_per_pass"] == initial_cost[stream]
 
@@ -142,14 +153,13 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
         assert out.returncode == 0 and not out.errors, out.stdout[-2000:]
         assert not warnings(out)
         total_requests += emulator.requests("/v1/")
-        spent = sweep_costs(out)
+        spent, main = sweep_costs(out), main_read_costs(out)
+        # What the streams logged is what they asked: the emulator counts the main reads and the sweeps.
+        assert list_requests(emulator) == sum(main.values()) + sum(spent.values())
         for stream in SURVEY_STREAMS:
             per_pass = next(s for s in state if s["stream"]["stream_descriptor"]["name"] == stream)["stream"][
                 "stream_state"
             ]["sweep"]["requests_per_pass"]
-            # What the sweep logged is what it asked: the emulator counts the main read and the sweep.
-            main = next(int(m[2]) for line in out.logs if (m := DONE_LOG.match(line)) and m[1] == stream)
-            assert emulator.counters[f"/v1/{stream}"][200] == main + spent[stream]
             assert spent[stream] <= math.ceil(per_pass * HOUR / (BOUND_DAYS * DAY)) + 2
             costs[stream].append(spent[stream])
         new = {(s, i) for s, ids in survey_ids(out).items() for i in ids if (s, i) not in arrived}
@@ -224,6 +234,10 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
     alphabetical = {"streams": sorted(all_streams()["streams"], key=lambda s: s["stream"]["name"])}
     upgrade = read(tmp_path, config, alphabetical, old_state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
     assert upgrade.returncode == 0 and not upgrade.errors, upgrade.stdout[-2000:]
+    end_user_reads = int(next(line for line in upgrade.logs if line.startswith("end_users: done")).split()[4])
+    assert list_requests(emulator) == end_user_reads + sum(main_read_costs(upgrade).values()) + sum(
+        sweep_costs(upgrade).values()
+    )
     assert not [m for m in upgrade.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR")]
     for stream in SURVEY_STREAMS:
         got = {record["id"] for record in upgrade.records[stream]}
@@ -232,7 +246,10 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         state = upgrade.stream_state(stream)
         assert state["created_at_epoch"] == T0 + HOUR - 1 and state["synced_at"] == T0 + HOUR
         # The pass is complete and measured what it cost: this sync's requests for the stream.
-        assert state["sweep"]["requests_per_pass"] == emulator.counters[f"/v1/{stream}"][200]
+        assert (
+            state["sweep"]["requests_per_pass"]
+            == main_read_costs(upgrade)[stream] + sweep_costs(upgrade)[stream]
+        )
         assert state["sweep"]["pass_requests"] == 0
     assert any("state holds no sweep" in line for line in upgrade.logs)
     check_nps_of_backdated_records(emulator, upgrade, {written - 200 * DAY})
