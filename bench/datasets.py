@@ -32,6 +32,9 @@ class Dataset:
     seed: int = 7
     incremental_changed: float = 0.0  # > 0: an incremental run after this share of users changed
     base: str | None = None  # the dataset an incremental run follows (its full run gives the state)
+    backdated: int = (
+        0  # > 0: responses and declines (each) written after the base's sync with a past created_at
+    )
     end: int = 0  # set by `at_end`
 
     def at_end(self, end: int) -> Dataset:
@@ -86,6 +89,15 @@ def datasets(quick: bool) -> dict[str, Dataset]:
             f"after the full sync of dense: 1% of users ({dense_users // 100:,}) changed, {dense_users // 5000} per second over 50 seconds",
             incremental_changed=0.01,
             base="dense",
+        ),
+        Dataset(
+            "backdated",
+            dense_users,
+            2,
+            "after the full sync of dense: 100 responses and 100 declines written with a past created_at (half "
+            "200 days back, half anywhere before the look-back); syncs an hour and a week (the bound) later",
+            base="dense",
+            backdated=100,
         ),
     ]
     return {d.name: d for d in found}

@@ -80,3 +80,7 @@ class EmulatorProcess:
 
     def update_users(self, n: int, *, seed: int, at: int) -> list[int]:
         return self._call("POST", f"update_users?n={n}&seed={seed}&at={at}")["ids"]
+
+    def add_backdated(self, kind: str, n: int, created_at: int, *, seed: int, at: int) -> list[int]:
+        query = f"kind={kind}&n={n}&created_at={created_at}&seed={seed}&at={at}"
+        return self._call("POST", f"add_backdated?{query}")["ids"]

@@ -7,7 +7,7 @@ from typing import Any
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TOOLS = {"connector": "source-wootric", "tap": "tap-wootric 0.5.3", "floor": "floor loop"}
-DATASET_ORDER = ("sparse", "dense", "bulk", "incremental")
+DATASET_ORDER = ("sparse", "dense", "bulk", "incremental", "backdated")
 
 
 def _main_rows(doc: dict[str, Any], variants: bool = True) -> list[dict[str, Any]]:
@@ -283,6 +283,18 @@ def notes(doc: dict[str, Any]) -> list[str]:
             f"{inc['list_requests']:,} list requests; with `lookback_window_days=0`, {inc0['list_requests']:,}. "
             "tap-wootric re-reads every response and decline from `start_date` on every run."
         )
+    hour = _find(doc, "backdated", "connector", "all streams, an hour later")
+    week = _find(doc, "backdated", "connector", "all streams, a week later")
+    if hour and week:
+        out.append(
+            "backdated: responses and declines written with a past `created_at` reach the destination within "
+            "`backdated_bound_days` (default 7): a sweep re-reads those older than the look-back once per 7 days, "
+            f"spread over the syncs. From dense's state, a sync an hour later made {hour['list_requests']:,} list "
+            f"requests (the look-back and its hourly share of the sweep: ceil(R / 168) + 2, R the last full "
+            f"pass's requests) and brought {hour['backdated_arrived']} of the {hour['backdated_written']} "
+            f"back-dated records; a sync a week later, {week['list_requests']:,} (the whole pass), and "
+            f"{week['backdated_arrived']} of {week['backdated_written']}."
+        )
     out.append(
         "Above the floor, source-wootric's keyset paging asks each next page from the newest second it has seen "
         "(`[gte]`), so that records sharing that second are never skipped: each page re-reads at least one record, "
@@ -305,7 +317,7 @@ def markdown(doc: dict[str, Any], stages: dict[str, Any] | None = None) -> str:
     )
     notes_md = "\n".join(f"- {n}" for n in notes(doc))
     quick = "**`--quick` smoke run: smaller datasets.**\n\n" if doc["quick"] else ""
-    return f"""{quick}`.venv/bin/python -m bench` (options `--datasets sparse,dense,bulk,incremental`, `--tools connector,tap,floor`,
+    return f"""{quick}`.venv/bin/python -m bench` (options `--datasets sparse,dense,bulk,incremental,backdated`, `--tools connector,tap,floor`,
 `--quick`); not part of the test suite. On loopback, against the emulator in its own process, each tool runs as a
 child process: our connector (`source-wootric read`, all six streams), the Singer `tap-wootric` 0.5.3 (its own
 venv, host pointed at the emulator by `scripts/singer_tap.py`) and a floor loop (`bench/floor.py`: `requests` +

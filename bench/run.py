@@ -1,6 +1,6 @@
 """The benchmark command.
 
-    .venv/bin/python -m bench [--datasets sparse,dense,bulk,incremental] [--tools connector,tap,floor] [--quick]
+    .venv/bin/python -m bench [--datasets sparse,dense,bulk,incremental,backdated] [--tools connector,tap,floor] [--quick]
 
 For each dataset it starts the emulator in its own process, runs each tool as a child process on loopback
 (our connector: `source-wootric read`, all streams; the Singer tap-wootric 0.5.3 in its own venv; the
@@ -37,6 +37,7 @@ API_STREAMS = LIST_STREAMS  # the records every tool delivers: what "records per
 PER_PAGE = 50
 LIMIT_PER_MINUTE = 100
 LOOKBACK_0 = "all streams, lookback_window_days=0"
+DAY = 86_400
 CONNECTOR_CLOCK_MARGIN = 10  # seconds: source-wootric leaves the newest seconds to the next sync
 
 
@@ -162,6 +163,7 @@ class Bench:
         self.results: list[dict[str, Any]] = []
         self.startup: dict[str, dict[str, float]] = {}
         self.states: dict[tuple[str, str], Any] = {}  # (dataset, tool) -> the state its full run left
+        self.last_keys: dict[str, list[Any]] = {}  # the record keys of the last run, by stream
         self.tap_python = tools.tap_python() if "tap" in args.tools else None
         if "tap" in args.tools and self.tap_python is None:
             self.notes.append("The Singer tap was skipped: scripts/tap_venv.sh could not build its venv.")
@@ -189,6 +191,7 @@ class Bench:
         after: int | None = None,
         streams: tuple[str, ...] | None = None,
         overrides: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
         work = (
             OUT
@@ -216,6 +219,7 @@ class Bench:
                 state,
                 self.args.keep_output,
                 overrides,
+                env,
             )
         elif tool == "tap":
             if self.tap_python is None:
@@ -229,6 +233,7 @@ class Bench:
         result["state_in"] = state is not None
         result["loadavg_1m_before"] = load_before
         self.results.append(result)
+        self.last_keys = run.output.keys
         if variant == "all streams":
             self.states[(dataset.name, tool)] = run.output.state
         self.log(
@@ -263,7 +268,13 @@ class Bench:
                     "max_rss_mb": m.max_rss_mb,
                 }
 
-    def run_dataset(self, dataset: Dataset, incremental: Dataset | None, report_full: bool = True) -> None:
+    def run_dataset(
+        self,
+        dataset: Dataset,
+        incremental: Dataset | None,
+        report_full: bool = True,
+        backdated: Dataset | None = None,
+    ) -> None:
         self.log(f"{dataset.name}: starting the emulator ({dataset.description})")
         with EmulatorProcess(dataset) as emu:
             self.log(f"{dataset.name}: emulator up in {emu.startup_seconds:.1f} s at {emu.url}")
@@ -289,6 +300,8 @@ class Bench:
                         )
             if incremental is not None:
                 self.run_incremental(incremental, emu, data, everything)
+            if backdated is not None:
+                self.run_backdated(backdated, emu)
 
     def run_incremental(
         self, dataset: Dataset, emu: EmulatorProcess, data: dict[str, Any], everything: Expected
@@ -344,12 +357,58 @@ class Bench:
                 if result is not None:
                     result["changed_users"] = len(changed)
 
+    def run_backdated(self, dataset: Dataset, emu: EmulatorProcess) -> None:
+        """Responses and declines written after dense's sync with a past created_at, then two syncs from
+        dense's state with an injected clock (WOOTRIC_NOW): an hour later, the sweep's hourly share; a week
+        (the default bound) later, the whole sweep pass, which must bring every back-dated record."""
+        state = self.states.get(("dense", "connector"))
+        if "connector" not in self.args.tools or state is None:
+            self.notes.append("backdated: source-wootric had no state from its dense run; not run")
+            return
+        synced_at = next(
+            s["stream"]["stream_state"]["synced_at"]
+            for s in state
+            if s["stream"]["stream_descriptor"]["name"] == "responses"
+        )
+        written = int(time.time())
+        look_back_start = synced_at - 31 * DAY
+        backdated: dict[str, set[int]] = {}
+        for kind in ("responses", "declines"):
+            ids: set[int] = set()
+            for i in range(dataset.backdated):
+                spread = dataset.start + (i * 7919 * 3600) % (look_back_start - dataset.start)
+                created_at = written - 200 * DAY if i % 2 else spread
+                ids |= set(emu.add_backdated(kind, 1, created_at, seed=i, at=written))
+            backdated[kind] = ids
+        everything = Expected(emu.data())
+        self.log(f"backdated: {dataset.backdated} responses and {dataset.backdated} declines written")
+        for variant, later, due in (("an hour later", 3600, False), ("a week later", 7 * DAY, True)):
+            expected = everything.changed(set())
+            if due:
+                expected.update(backdated)
+            result = self.run_tool(
+                "connector",
+                f"all streams, {variant}",
+                dataset,
+                emu,
+                {},
+                expected,
+                everything,
+                state=state,
+                env={"WOOTRIC_NOW": str(synced_at + later)},
+            )
+            if result is not None:
+                result["backdated_written"] = sum(len(ids) for ids in backdated.values())
+                result["backdated_arrived"] = sum(
+                    len(ids & set(self.last_keys.get(kind, []))) for kind, ids in backdated.items()
+                )
+
     def main(self) -> int:
         wanted = self.args.datasets
         order = [
             name
             for name in ("sparse", "dense", "bulk")
-            if name in wanted or (name == "dense" and "incremental" in wanted)
+            if name in wanted or (name == "dense" and {"incremental", "backdated"} & set(wanted))
         ]
         started = time.monotonic()
         if self.args.clean and OUT.exists():
@@ -358,7 +417,8 @@ class Bench:
             incremental = (
                 self.all_datasets["incremental"] if name == "dense" and "incremental" in wanted else None
             )
-            self.run_dataset(self.all_datasets[name], incremental, report_full=name in wanted)
+            backdated = self.all_datasets["backdated"] if name == "dense" and "backdated" in wanted else None
+            self.run_dataset(self.all_datasets[name], incremental, name in wanted, backdated)
         total = time.monotonic() - started
         document = {
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -429,8 +489,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument(
         "--datasets",
-        default="sparse,dense,bulk,incremental",
-        help="comma-separated: sparse,dense,bulk,incremental",
+        default="sparse,dense,bulk,incremental,backdated",
+        help="comma-separated: sparse,dense,bulk,incremental,backdated",
     )
     p.add_argument("--tools", default="connector,tap,floor", help="comma-separated: connector,tap,floor")
     p.add_argument(
@@ -455,7 +515,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.tools = [t for t in args.tools.split(",") if t]
     for d in args.datasets:
-        if d not in ("sparse", "dense", "bulk", "incremental"):
+        if d not in ("sparse", "dense", "bulk", "incremental", "backdated"):
             p.error(f"unknown dataset {d}")
     for t in args.tools:
         if t not in ("connector", "tap", "floor"):

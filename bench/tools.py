@@ -153,6 +153,7 @@ def run_connector(
     state: Any = None,
     keep: bool = False,
     overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ToolRun:
     work.mkdir(parents=True, exist_ok=True)
     config = {
@@ -169,7 +170,7 @@ def run_connector(
         (work / "state.json").write_text(json.dumps(state))
         argv += ["--state", str(work / "state.json")]
     stdout, stderr = work / "stdout.jsonl", work / "stderr.txt"
-    measured = measure.run(argv, stdout, stderr, cwd=ROOT)
+    measured = measure.run(argv, stdout, stderr, cwd=ROOT, env={**os.environ, **env} if env else None)
     return _finish(measured, read_airbyte(stdout), stdout, stderr, keep)
 
 

@@ -101,7 +101,10 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     state = state_file("sample_state.json")
     out = read(
         tmp_path,
-        config=config_for(emulator, start_date="2021-01-01T00:00:00Z", lookback_window_days=0),
+        # Neither the look-back nor the sweep of older records (backdated_bound_days) re-reads anything.
+        config=config_for(
+            emulator, start_date="2021-01-01T00:00:00Z", lookback_window_days=0, backdated_bound_days=0
+        ),
         catalog=catalog(**dict.fromkeys(INCREMENTAL_STREAMS, "incremental")),
         state=state,
     )

@@ -22,6 +22,9 @@ from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
 NPS_PERIODS = ("day", "week", "month")
 AUTO_TIMEZONE = "auto"
 MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: ten years, a full re-read of any account on every sync
+MAX_BACKDATED_BOUND_DAYS = (
+    365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
+)
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -47,6 +50,7 @@ class Tuning:
     rate_limit_reserve: float = 0.10
     # Disk the end-user spool may use (about 0.8 kB per end user); past it the second stream reads the API.
     spool_max_bytes: int = 2 * 1024**3
+    now: int = 0  # the sync's "now" in epoch seconds, for tests that replay days of syncs; 0: the clock
 
     @classmethod
     def from_env(cls) -> Tuning:
@@ -61,6 +65,7 @@ class Tuning:
             "clock_margin": "WOOTRIC_CLOCK_MARGIN",
             "rate_limit_reserve": "WOOTRIC_RATE_LIMIT_RESERVE",
             "spool_max_bytes": "WOOTRIC_SPOOL_MAX_BYTES",
+            "now": "WOOTRIC_NOW",
         }
         values: dict[str, Any] = {}
         for field, name in env.items():
@@ -101,6 +106,7 @@ class WootricConfig:
     hosts: HostPlan  # where the API is: one host, or the regions to probe for the account
     account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see zone_probe.py)
     lookback_window_days: int = 30
+    backdated_bound_days: int = 7  # 0: no sweep
     nps_summary_period: str = "month"
     tuning: Tuning = Tuning()
 
@@ -248,6 +254,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
         lookback_window_days=_int_setting(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
+        backdated_bound_days=_int_setting(config, "backdated_bound_days", 7, MAX_BACKDATED_BOUND_DAYS),
         nps_summary_period=period,
         tuning=Tuning.from_env(),
     )

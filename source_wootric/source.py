@@ -73,6 +73,9 @@ class SourceWootric(AbstractSource):
         }
         for name, stream_state in given.items():
             streams[name].check_state(stream_state)
+        # nps_summary re-reads the periods of back-dated records that the survey streams found earlier in
+        # the same sync (SyncContext.backdated_seconds): it goes last, whatever order the catalog lists.
+        catalog.streams.sort(key=lambda configured: configured.stream.name == "nps_summary")
         self._end_user_starts = {
             name: streams[name].start_for(configured.sync_mode, given.get(name))
             for configured in catalog.streams

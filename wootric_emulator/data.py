@@ -487,6 +487,43 @@ class Dataset:
             self.version += 1
         return chosen
 
+    def add_backdated(
+        self, kind: str, n: int, created_at: int, seed: int = 0, *, at: int | None = None
+    ) -> list[int]:
+        """``n`` new ``kind`` ("responses" or "declines") written at ``at`` (default now) with a past
+        ``created_at``, as the API lets clients do: each copies an existing record's content (its end user
+        too) under a new id, ``created_at`` as given and ``updated_at`` the time of writing."""
+        if kind not in ("responses", "declines"):
+            raise ValueError(f"add_backdated: kind must be responses or declines, not {kind!r}")
+        at = int(time.time()) if at is None else int(at)
+        created_at = int(created_at)
+        with self.lock:
+            table = self.responses if kind == "responses" else self.declines
+            by_user = self._by_user_responses if kind == "responses" else self._by_user_declines
+            rng = random.Random(f"backdated:{seed}:{self.version}")
+            templates = sorted(table.by_id)
+            if not templates:
+                raise ValueError(f"add_backdated: the account has no {kind} to copy")
+            next_id = max(templates) + 1
+            added = []
+            for i in range(n):
+                template = table.by_id[rng.choice(templates)]
+                rec = Rec(
+                    next_id + i, created_at, max(at, created_at), OFFSET, json.loads(dumps(template.data))
+                )
+                for name in ("end_user_id", "channel", "score", "excluded"):
+                    setattr(rec, name, getattr(template, name))
+                rec.data.update(
+                    id=rec.id,
+                    created_at=self.fmt.format(rec.created, OFFSET),
+                    updated_at=self.fmt.format(rec.updated, OFFSET),
+                )
+                by_user.setdefault(rec.end_user_id, []).append(rec)
+                added.append(rec)
+            table.changed(added=added)
+            self.version += 1
+        return [r.id for r in added]
+
     # -------------------------------------------------------------------------------- helpers
     def _user_dict(self, rng: random.Random, rec: Rec, email: str, props: dict) -> dict:
         fmt, form, rnd = self.fmt, rec.form, rng.random

@@ -164,6 +164,11 @@ class Emulator:
     def add_users(self, n: int, *, at: int | None = None) -> list[int]:
         return self.data.add_users(n, at=at)
 
+    def add_backdated(
+        self, kind: str, n: int, created_at: int, seed: int = 0, *, at: int | None = None
+    ) -> list[int]:
+        return self.data.add_backdated(kind, n, created_at, seed, at=at)
+
     def revoke_tokens(self) -> None:
         self.tokens.revoke_all()
 

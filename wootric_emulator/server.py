@@ -446,6 +446,13 @@ class App:
             return json_answer(200, {"ids": ds.add_users(n, at=at)})
         if name == "edit_responses":
             return json_answer(200, {"ids": ds.edit_responses(n, seed=seed, at=at)})
+        if name == "add_backdated":
+            created_at = _int_param(query, "created_at", None)
+            if query.get("kind") not in ("responses", "declines") or created_at is None:
+                return errors_answer(
+                    400, "add_backdated needs kind=responses|declines and created_at=<epoch>"
+                )
+            return json_answer(200, {"ids": ds.add_backdated(query["kind"], n, created_at, seed, at=at)})
         if name == "revoke_tokens":
             self.tokens.revoke_all()
             return json_answer(200, {"ok": True})

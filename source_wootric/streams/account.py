@@ -108,6 +108,10 @@ class PeriodStream(WootricStream, ABC):
     def period_columns(self, start: date, end: date) -> dict[str, Any]:
         """The columns of one period (one request), besides `period`, `period_start` and `period_end`."""
 
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """Periods before the one starting `first_start` that this sync re-reads too (none by default)."""
+        return []
+
     def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         period = self.context.config.nps_summary_period
         today = self.local_date(self.context.high)
@@ -119,7 +123,9 @@ class PeriodStream(WootricStream, ABC):
             )
             return
         requests_before, count = self.context.client.total_requests, 0
-        for start, end in periods(self.first_day(sync_mode, today), today, period):
+        first_day = self.first_day(sync_mode, today)
+        older = self.older_periods(period_start(first_day, period))
+        for start, end in [*older, *periods(first_day, today, period)]:
             record: dict[str, Any] = {
                 "period": period,
                 "period_start": start.isoformat(),
@@ -129,8 +135,9 @@ class PeriodStream(WootricStream, ABC):
                 record.setdefault(key, value)
             count += 1
             yield record
-            self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
-        self.summary(count, requests_before)
+            if (start, end) not in older:  # the older periods come first and leave the state alone
+                self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
+        self.summary(count, requests_before, f", {len(older)} of them older periods re-read" if older else "")
 
 
 NUMBERS = ("nps", "response_rate", "email_response_rate")
@@ -141,6 +148,14 @@ class NpsSummary(PeriodStream):
     """Wootric's NPS per period; late exclusions change closed periods, hence the look-back."""
 
     endpoint = "nps_summary"
+
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """The periods holding records that the sweep of responses and declines found new earlier in this
+        sync (back-dated, or old ones edited since): their NPS changed."""
+        period = self.context.config.nps_summary_period
+        days = {self.local_date(second) for second in self.context.backdated_seconds}
+        starts = {period_start(day, period) for day in days if day < first_start}
+        return [next(periods(start, start, period)) for start in sorted(starts)]
 
     def period_columns(self, start: date, end: date) -> dict[str, Any]:
         summary = self.context.client.get(

@@ -40,10 +40,14 @@ class SyncContext:
     config: WootricConfig
     client: WootricClient
     logger: logging.Logger
-    started_at: int = field(default_factory=lambda: int(time.time()))
+    started_at: int = 0  # the sync's "now": WOOTRIC_NOW (Tuning.now) if set, else the clock
     signals: RateLimitSignals = field(default_factory=RateLimitSignals)
+    # created_at seconds of responses and declines the sweep found written or edited since it last passed
+    # by: nps_summary (read after them) re-reads the periods that hold them.
+    backdated_seconds: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.started_at = self.started_at or self.config.tuning.now or int(time.time())
         self.client.on_wait = self.signals.waited
 
     @property
@@ -235,14 +239,26 @@ class KeysetStream(WootricStream, ABC):
     def state(self) -> MutableMapping[str, Any]:
         if self._complete_through is None:
             return {}
-        return {"version": STATE_VERSION, self.state_key: self._complete_through}
+        return {"version": STATE_VERSION, self.state_key: self._complete_through, **self.state_extension()}
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
         self._complete_through = parse_state(self.name, value, self.state_key)
+        self.load_state_extension(value or {})
+
+    def state_extension(self) -> dict[str, Any]:
+        """Fields a stream adds to the version-1 state; a state without them stays valid."""
+        return {}
+
+    def load_state_extension(self, value: Mapping[str, Any]) -> None:
+        """Reads the fields of `state_extension` back from a saved state (that may lack them)."""
+
+    def check_state_extension(self, value: Mapping[str, Any]) -> None:
+        """Raises the config error that `load_state_extension(value)` would raise, without applying it."""
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
         parse_state(self.name, value, self.state_key)
+        self.check_state_extension(value or {})
 
     def start_for(self, sync_mode: SyncMode, state: Mapping[str, Any] | None) -> int:
         """The first second a read in `sync_mode` from `state` asks for: after the state, or `start_date`."""

@@ -1,27 +1,38 @@
-"""Responses and declines: incremental on `created_at`, with a look-back for edits made after creation."""
+"""Responses and declines: incremental on `created_at`, with a look-back for edits made after creation and
+a sweep of older records for those written with a past `created_at` (see sweep.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from airbyte_cdk.models import SyncMode
+
 from source_wootric import records
+from source_wootric.config import config_error
 from source_wootric.paging import Dimension
-from source_wootric.streams.base import KeysetReader, KeysetStream, Page, SyncContext
+from source_wootric.streams.base import KeysetReader, KeysetStream, Page, SyncContext, iso
+from source_wootric.sweep import DAY, SweepPlan, SweepState, advance, first_pass, next_pass, plan
 
 CREATED = Dimension("created", "created_at")
-DAY = 86_400
 
 
 class SurveyEventStream(KeysetStream):
     """Wootric filters these only on `created`; a response edited later (tags, notes, completion,
-    exclusion) is caught by re-reading `lookback_window_days` before the cursor on each sync."""
+    exclusion) is caught by re-reading `lookback_window_days` before the cursor on each sync, and one
+    written with an older `created_at` by the sweep, within `backdated_bound_days`.
+
+    State: `{"version": 1, "created_at_epoch": N, "sweep": {...}, "synced_at": T}`; the last two are
+    added by this version (sweep.SweepState, and the last sync's "now"); a state without them is read."""
 
     cursor_field = "created_at"
     state_key = "created_at_epoch"
     shape_record: Callable[[Mapping[str, Any], records.Shaper], dict[str, Any]]
 
     def __init__(self, context: SyncContext):
+        self._sweep: SweepState | None = None
+        self._synced_at: int | None = None
         super().__init__(context)
         self.reader = KeysetReader(context, self.name, self.endpoint, [CREATED], "created_at")
 
@@ -32,11 +43,145 @@ class SurveyEventStream(KeysetStream):
         return max(self.context.config.start, resume_after + 1 - lookback)
 
     def pages(self, low: int, high: int) -> Iterator[Page]:
-        return self.reader.pages(low, high)
+        """The main read's pages. While the pass has no measured cost yet (the initial read, a read resumed
+        from it, the first sync after an upgrade), that read is part of the full read that measures it:
+        its requests count into the pass, and so does what it read if it starts where the pass stands."""
+        measuring = self._sweep if self._sweep is not None and self._sweep.requests_per_pass is None else None
+        if measuring is None:
+            yield from self.reader.pages(low, high)
+            return
+        requests_before = self.context.client.total_requests
+        for page in self.reader.pages(low, high):
+            yield page
+            # Moved once the page's records are out, as the cursor is.
+            reached = page.complete_through if low <= measuring.through + 1 else measuring.through
+            self._sweep = advance(measuring, reached, self.context.client.total_requests - requests_before)
 
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
             yield self.shape_record(item, self.shape)
+
+    # -- state ----------------------------------------------------------------------------------------
+    def state_extension(self) -> dict[str, Any]:
+        extension: dict[str, Any] = {}
+        if self._sweep is not None:
+            extension["sweep"] = self._sweep.to_json()
+        if self._synced_at is not None:
+            extension["synced_at"] = self._synced_at
+        return extension
+
+    def load_state_extension(self, value: Mapping[str, Any]) -> None:
+        self._sweep, self._synced_at = self._state_extension(value)
+
+    def check_state_extension(self, value: Mapping[str, Any]) -> None:
+        self._state_extension(value)
+
+    def _state_extension(self, value: Mapping[str, Any]) -> tuple[SweepState | None, int | None]:
+        sweep = SweepState.from_json(value["sweep"]) if "sweep" in value else None
+        synced_at = value.get("synced_at")
+        if ("sweep" in value and sweep is None) or not (
+            synced_at is None
+            or (isinstance(synced_at, int) and not isinstance(synced_at, bool) and synced_at >= 0)
+        ):
+            raise config_error(
+                f"The saved state of stream `{self.name}` has a `sweep` or `synced_at` this connector version "
+                f"did not write ({json.dumps(value)[:300]}). Reset the stream `{self.name}` (or clear its state) "
+                "to read it again from `start_date`."
+            )
+        return sweep, synced_at
+
+    # -- reading --------------------------------------------------------------------------------------
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        config, now = self.context.config, self.context.started_at
+        resume_after = self._complete_through
+        sweeping = sync_mode == SyncMode.incremental and config.backdated_bound_days > 0
+        if resume_after is not None and resume_after > self.context.high:
+            sweeping = False  # a state from the future is kept as it is
+        if sweeping and self._sweep is None:
+            # The first pass is a full read that measures the pace of the next ones: the initial read itself,
+            # or, on a state without a sweep (0.1.0, or written with backdated_bound_days 0), this sync's
+            # read and an unbudgeted sweep of every older record.
+            self._sweep = first_pass(config.start, now, None, news_since=now if resume_after is None else 0)
+            if resume_after is not None:
+                self.logger.info(
+                    f"{self.name}: the state holds no sweep (written by version 0.1.0 or with "
+                    "backdated_bound_days 0): this sync re-reads every older record once, which sets the pace "
+                    "of the sweeps that follow."
+                )
+        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        if sweeping:
+            yield from self.sweep(self.window_start(resume_after))
+            self._synced_at = now
+
+    def sweep(self, below: int) -> Iterator[dict[str, Any]]:
+        """Re-reads this sync's slice of `[start_date, below)`, page by page, until its budget is spent."""
+        assert self._sweep is not None
+        config, client, now = self.context.config, self.context.client, self.context.started_at
+        period = config.backdated_bound_days * DAY
+        slice_ = plan(self._sweep, config.start, below, now, self._synced_at, period)
+        at_start, requests_before, count = self._sweep, client.total_requests, 0
+        pages = self.reader.pages(slice_.low, slice_.high) if slice_.low <= slice_.high else iter(())
+        finished = False
+        while slice_.budget is None or client.total_requests - requests_before < slice_.budget:
+            page = next(pages, None)
+            if page is None:
+                finished = True
+                break
+            self.note_news(page.items, at_start.news_since)
+            for record in self.records(page.items):
+                count += 1
+                yield record
+            self._sweep = advance(at_start, page.complete_through, client.total_requests - requests_before)
+        if not finished:
+            pages.close()  # type: ignore[attr-defined]
+        spent = client.total_requests - requests_before
+        self.log_sweep(slice_, count, spent, at_start.pass_requests + spent, finished)
+        if finished:
+            self._sweep = next_pass(at_start, config.start, now, spent)
+
+    def note_news(self, items: list[dict[str, Any]], news_since: int) -> None:
+        """Notes the created second of each record written or edited since the last pass went by."""
+        for item in items:
+            created = self.reader.second(item.get("created_at"))
+            updated = self.reader.second(item.get("updated_at"))
+            if created is not None and (updated is None or updated >= news_since):
+                self.context.backdated_seconds.add(created)
+
+    def log_sweep(
+        self, slice_: SweepPlan, records_read: int, spent: int, pass_cost: int, finished: bool
+    ) -> None:
+        assert self._sweep is not None
+        config = self.context.config
+        budget = "no budget: first pass" if slice_.budget is None else f"budget {slice_.budget}"
+        reached = slice_.high if finished else self._sweep.through
+        outcome = (
+            f"pass complete: {pass_cost} requests"
+            if finished
+            else f"the pass goes on next sync from {iso(self._sweep.through + 1)}"
+        )
+        if slice_.low > slice_.high:
+            self.logger.info(
+                f"{self.name}: sweep: nothing to re-read before {iso(slice_.high + 1)}; {outcome}"
+            )
+        else:
+            self.logger.info(
+                f"{self.name}: sweep re-read {iso(slice_.low)}..{iso(reached)}, "
+                f"{records_read} records, {spent} requests ({budget}); {outcome}"
+            )
+        took = self.context.started_at - self._sweep.pass_started
+        if finished and pass_cost > 0 and took > config.backdated_bound_days * DAY:
+            self.logger.warning(
+                f"{self.name}: the sweep took {took / DAY:.1f} days to re-read the older records, more than "
+                f"backdated_bound_days ({config.backdated_bound_days}): a record written with a past created_at "
+                "may have taken that long to arrive. Sync more often than the bound (the next pass is paced "
+                "on this one's cost), or raise backdated_bound_days."
+            )
 
 
 class Responses(SurveyEventStream):
