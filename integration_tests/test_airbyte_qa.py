@@ -26,16 +26,6 @@ if not QA_RUN.is_file():
 
 pytestmark = pytest.mark.timeout(900)
 
-DOCS_PAGE_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="until docs/integrations/sources/wootric.md follows Airbyte's template (issue 11): remove this "
-    "mark when the page lands",
-)
-README_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="README.md gives http://127.0.0.1:8080 as base_url's example: remove this mark when it says "
-    "http://localhost:8080",
-)
 # What each check must report: PASS, or SKIP where it does not apply to this connector.
 EXPECTED = {
     "CheckMigrationGuide": "PASS",
@@ -67,15 +57,6 @@ EXPECTED = {
     "AcceptanceTestsEnabledCheck": "SKIP",  # medium and high cloud usage only
 }
 # Checks that fail until a file the lead owns changes: each entry's mark goes with that change.
-PENDING = {
-    "CheckDocumentationHeadersOrder": DOCS_PAGE_PENDING,
-    "CheckPrerequisitesSectionDescribesRequiredFieldsFromSpec": DOCS_PAGE_PENDING,
-    "CheckForAirbyteCloudSectionContent": DOCS_PAGE_PENDING,
-    "CheckForAirbyteOpenSectionContent": DOCS_PAGE_PENDING,
-    "CheckSupportedSyncModesSectionContent": DOCS_PAGE_PENDING,
-    "CheckChangelogEntry": DOCS_PAGE_PENDING,
-    "CheckConnectorUsesHTTPSOnly": README_PENDING,
-}
 KEPT_FAILING = "CheckConnectorUsesPythonBaseImage"
 
 
@@ -139,13 +120,7 @@ def test_the_run_reports_every_known_check(qa: dict[str, tuple[str, str]]) -> No
     assert set(qa) == {*EXPECTED, KEPT_FAILING}, "connectors-qa's checks changed: review EXPECTED"
 
 
-@pytest.mark.parametrize(
-    ("check", "expected"),
-    [
-        pytest.param(check, status, marks=PENDING.get(check, ()), id=check)
-        for check, status in EXPECTED.items()
-    ],
-)
+@pytest.mark.parametrize(("check", "expected"), EXPECTED.items(), ids=EXPECTED)
 def test_check(qa: dict[str, tuple[str, str]], check: str, expected: str) -> None:
     status, message = qa[check]
     assert status == expected, f"{check}: {status}\n{message}"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Render erd/source.dbml to docs/erd.png with Graphviz `dot` (Debian package `graphviz`).
+"""Render erd/source.dbml to docs/integrations/sources/wootric-erd.png with Graphviz `dot` (Debian package `graphviz`).
 
 Parses the small subset of DBML the ERD uses: `Table name { column type [settings] ... Note: '...' }`
 and `Ref: a.col > b.col` (`>` many-to-one, `<` one-to-many, `-` one-to-one, `<>` many-to-many).
 
-    python scripts/render_erd.py [--dbml erd/source.dbml] [--out docs/erd.png] [--dot-only]
+    python scripts/render_erd.py [--dbml erd/source.dbml] [--out docs/integrations/sources/wootric-erd.png] [--dot-only]
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ def to_dot(tables: dict[str, Table], refs: list[Ref]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dbml", type=Path, default=ROOT / "erd" / "source.dbml")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "erd.png")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "integrations" / "sources" / "wootric-erd.png"
+    )
     parser.add_argument("--dpi", type=int, default=96)
     parser.add_argument("--dot-only", action="store_true", help="print the DOT source and stop")
     args = parser.parse_args(argv)

@@ -96,7 +96,7 @@ def test_icon_and_docs_exist(metadata: ConnectorMetadataDefinitionV0) -> None:
     assert metadata.data.icon == "icon.svg"
     icon = (ROOT / "icon.svg").read_text()
     assert "<svg" in icon and "</svg>" in icon
-    assert (ROOT / "docs" / "wootric.md").is_file()
+    assert (ROOT / "docs" / "integrations" / "sources" / "wootric.md").is_file()
 
 
 def test_entrypoint_is_the_console_script() -> None:
@@ -134,4 +134,6 @@ def test_erd_matches_stream_schemas() -> None:
         ("declines", "end_user_id", ">", "end_users", "id"),
         ("end_users_properties", "property_key", ">", "segments", "name"),
     }
-    assert (ROOT / "docs" / "erd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (ROOT / "docs" / "integrations" / "sources" / "wootric-erd.png").read_bytes()[
+        :8
+    ] == b"\x89PNG\r\n\x1a\n"

@@ -80,7 +80,7 @@ class ConnectProxy:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}"  # ignore-https-check: a loopback proxy, CONNECT then TLS inside
 
     def start(self) -> None:
         self.thread.start()
