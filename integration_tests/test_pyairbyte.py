@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from integration_tests.connector import STREAMS
 from wootric_emulator import DatasetSpec, Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,16 +32,6 @@ TZ = "America/Los_Angeles"
 START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
-STREAMS = [
-    "end_users",
-    "end_users_properties",
-    "responses",
-    "declines",
-    "segments",
-    "nps_summary",
-    "email_stats",
-    "email_send_sources",
-]
 
 pytestmark = pytest.mark.timeout(900)
 

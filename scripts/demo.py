@@ -20,16 +20,6 @@ sys.path.insert(0, str(ROOT))  # the emulator lives beside the connector, not in
 from wootric_emulator import DatasetSpec, Emulator  # noqa: E402
 
 COMMAND = str(Path(sys.executable).parent / "source-wootric")
-STREAMS = (
-    "end_users",
-    "end_users_properties",
-    "responses",
-    "declines",
-    "segments",
-    "nps_summary",
-    "email_stats",
-    "email_send_sources",
-)
 
 
 def configured_catalog(config_path: Path) -> dict:
@@ -80,7 +70,8 @@ def main() -> None:
         }
         config_path, catalog_path = out / "config.json", out / "catalog.json"
         config_path.write_text(json.dumps(config, indent=2))
-        catalog_path.write_text(json.dumps(configured_catalog(config_path), indent=2))
+        catalog = configured_catalog(config_path)
+        catalog_path.write_text(json.dumps(catalog, indent=2))
         emulator.reset_counters()
 
         started = time.monotonic()
@@ -117,7 +108,7 @@ def main() -> None:
 
     print(f"\nsource-wootric read: exit code {read.returncode}, {elapsed:.1f} s, {requests} API requests\n")
     print(f"{'stream':<22} {'records':>9}   state after the sync")
-    for stream in STREAMS:
+    for stream in (configured["stream"]["name"] for configured in catalog["streams"]):
         print(f"{stream:<22} {counts[stream]:>9}   {json.dumps(states.get(stream))}")
     for stream, rows in samples.items():
         print(f"\n{stream}: first rows")
