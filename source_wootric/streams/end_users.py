@@ -31,7 +31,9 @@ class EndUserPages:
     def __init__(self, context: SyncContext, shared_start: int | None):
         self.context = context
         self.shared_start = shared_start
-        self.reader = KeysetReader(context, "end_users", "end_users", [UPDATED, CREATED], "email", True)
+        self.reader = KeysetReader(
+            context, "end_users", "end_users", [UPDATED, CREATED], "email", True, "email"
+        )
         self._spooled: tuple[tuple[int, int], IO[str]] | None = None
 
     def pages(self, low: int, high: int) -> Iterator[Page]:
@@ -64,8 +66,8 @@ class EndUserPages:
         """The end users updated at or after `low` (and any whose second cannot be read: better twice)."""
         kept = []
         for item in items:
-            second = self.reader.second(item.get("updated_at"))
-            if second is None or second >= low:
+            seconds = self.reader.seconds(item.get("updated_at"))
+            if seconds is None or seconds[1] >= low:
                 kept.append(item)
         return kept
 
