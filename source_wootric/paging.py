@@ -15,16 +15,22 @@ instants it could be when it does not. Paging advances only to a range's earlies
 Every answer is checked against its request, and nothing the API does is believed without proof:
 - A row provably outside the asked filter bounds raises `FiltersIgnored`: nothing can be read completely.
 - More rows than `per_page` is noted (`TOO_MANY_ROWS`) and read as a full page.
-- Rows provably out of the asked time order (`SORT_IGNORED`): the range is then read in windows that halve
-  while an answer is full and widen after a short one, because a short answer holds its whole window
-  whatever its order. A desc pass that repeats the asc pass's first page is the same behaviour.
+- Rows provably out of the asked time order (`SORT_IGNORED`): the range is then read in windows that narrow
+  while an answer is full (to half, or to before the oldest row it showed) and widen after a short one,
+  because a short answer holds its whole window whatever its order. A full page all in one second later
+  than its window's start claims that nothing lies before it; the planner asks, in place of the re-read of
+  that page it needed anyway, and an answer with records not on the page is the same behaviour. So is a
+  desc pass that repeats the asc pass's first page.
 - A page cap (`PAGE_CAP`): an empty answer ends a range; a page of n < per_page rows ends it only if this
   endpoint returned a page of more than n rows earlier in this sync. Otherwise page 2 of the same request
   with per_page=n is sent once: if it brings no unseen id, the answer was whole; if it does, n is the
   endpoint's page size from then on (sent as per_page, used in the cut and offset logic).
-- E-mails shared by several end users sort as ties whose order may change between requests, so a tie group
-  that straddles two pages of an offset pass is read again with the `email=` filter (`SHARED_TIES`); a
-  group that a single page cannot hold, or without an e-mail to filter on, is reported as unreachable.
+- E-mails shared by several end users sort as ties whose order may change between requests. A tie group
+  holds the same positions on every request of a pass, so when the rows it showed across a page edge
+  outnumber its distinct records, exactly that many were missed: it is read again with the `email=` filter
+  (`SHARED_TIES`). Ties kept in order cost nothing. A group spanning where the asc and desc passes meet,
+  whose positions cannot be counted, is re-read whenever it holds several records. A group that one page
+  cannot hold, or without an e-mail to filter on, is reported as unreachable.
 What an endpoint has shown is kept in one `EndpointConduct` per endpoint and sync, shared by its planners.
 
 `complete_through` is the newest second of the first dimension whose records have all been read: it is
