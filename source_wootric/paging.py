@@ -19,12 +19,15 @@ Every answer is checked against its request, and nothing the API does is believe
   while an answer is full (to half, or to before the oldest row it showed) and widen after a short one,
   because a short answer holds its whole window whatever its order. A full page all in one second later
   than its window's start claims that nothing lies before it; the planner asks, in place of the re-read of
-  that page it needed anyway, and an answer with records not on the page is the same behaviour. So is a
-  desc pass that repeats the asc pass's first page.
+  that page it needed anyway, and an answer with records not on the page is the same behaviour. A page
+  whose few distinct seconds could have come out in order by more than a one-in-a-million chance
+  (`ORDER_BY_CHANCE`) is asked about the same way, at one request: its order proves nothing. So is a desc
+  pass that repeats the asc pass's first page.
 - A page cap (`PAGE_CAP`): an empty answer ends a range; a page of n < per_page rows ends it only if this
   endpoint returned a page of more than n rows earlier in this sync. Otherwise page 2 of the same request
-  with per_page=n is sent once: if it brings no unseen id, the answer was whole; if it does, n is the
-  endpoint's page size from then on (sent as per_page, used in the cut and offset logic).
+  with per_page=n is sent once: empty (so it brings no unseen id), the answer was whole; with any row, more
+  than n matched, and n is the endpoint's page size from then on (sent as per_page, used in the cut and
+  offset logic).
 - E-mails shared by several end users sort as ties whose order may change between requests. A tie group
   holds the same positions on every request of a pass, so when the rows it showed across a page edge
   outnumber its distinct records, exactly that many were missed: it is read again with the `email=` filter
@@ -49,6 +52,7 @@ from typing import Any
 PER_PAGE = 50
 MAX_PAGE = 30
 VERIFY_ROUNDS = 3
+ORDER_BY_CHANCE = 1e-6  # below this, a page sorted as asked is taken as proof that the sort was applied
 WINDOW_GROWTH = 4  # how much wider the next window may be after a short answer, when the sort is ignored
 
 Seconds = tuple[int, int]  # the earliest and the latest instant a record's datetime can be
@@ -148,6 +152,25 @@ class EndpointConduct:
         return full
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """An answer as checked against its request."""
+
+    rows: Sequence[Row]
+    out_of_order: bool  # provably not in the asked time order
+    ordered: list[Seconds | None]  # each row's instants along the sort, when the sort is by a time
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A sorted full page from `start` whose newest second is later says that every record before that second
+    is on it. Checked by a request when chance could have put the rows in order (see `_order_by_chance`)."""
+
+    start: int
+    page_ids: frozenset[int | str]
+    cut: bool  # the page lay in one second: once the claim holds, cut that second
+
+
 @dataclass
 class _Keyset:
     level: int
@@ -157,7 +180,7 @@ class _Keyset:
     seen: set[int | str]  # ids already emitted that the next request may return again
     inherited: frozenset[int | str] = frozenset()
     width: int | None = None  # seconds per window once the sort is known to be ignored; None: keyset
-    claimed_empty_from: int | None = None  # a full page in one later second says nothing came before it
+    claim: _Claim | None = None  # what a full page that moved `low` says of the seconds it passed over
 
 
 @dataclass
@@ -174,13 +197,14 @@ class _Offset:
     first_ascending: tuple[int | str, ...] = ()  # an API ignoring sort_order answers it again when asked desc
     previous_last: Row | None = None  # the last row of the previous page of this pass
     ascending_last: Row | None = None
-    tie_members: Counter[Hashable] = field(default_factory=Counter)  # records read, by tie value
+    tie_members: dict[Hashable, set[int | str]] = field(default_factory=dict)  # records seen, by tie value
     # In one pass a tie group holds the same positions on every request; if its members change places, the
     # positions it showed outnumber the records: exactly those records were missed.
     pass_shown: Counter[Hashable] = field(default_factory=Counter)
     pass_ids: dict[Hashable, set[int | str]] = field(default_factory=dict)
     edges: set[Hashable] = field(default_factory=set)  # tie values on both sides of a page edge, this pass
-    split: set[Hashable] = field(default_factory=set)  # tie groups whose records may have been missed
+    split: set[Hashable] = field(default_factory=set)  # tie groups of which records were missed
+    meeting: set[Hashable] = field(default_factory=set)  # tie groups where the asc and desc passes met
     ties_to_reread: list[Hashable] = field(default_factory=list)
 
     def restart(self) -> None:
@@ -189,6 +213,7 @@ class _Offset:
         self.first_ascending, self.previous_last, self.ascending_last = (), None, None
         self.close_pass()
         self.split.clear()
+        self.meeting.clear()
 
     def tally(self, rows: Sequence[Row]) -> None:
         for row in rows:
@@ -233,7 +258,7 @@ class Planner:
         self._time_sorts = {d.sort_key: level for level, d in enumerate(self.dimensions)}
         self._asked: dict[str, str | int] = {}
         self._planned: dict[str, str | int] = {}
-        self._unsure: tuple[list[Row], bool] | None = None  # an answer waiting for its second page
+        self._unsure: _Answer | None = None  # an answer waiting for its second page
         if self.low <= self.high:
             self._stack.append(_Keyset(0, (), self.low, self.high, set()))
 
@@ -249,13 +274,13 @@ class Planner:
             return self.high
         bottom = self._stack[0]
         assert isinstance(bottom, _Keyset)
-        return (bottom.low if bottom.claimed_empty_from is None else bottom.claimed_empty_from) - 1
+        return (bottom.low if bottom.claim is None else bottom.claim.start) - 1
 
     def next_request(self) -> Request | None:
         if not self._stack:
             return None
         if self._unsure is not None:  # page 2 of the last request, with the page size it answered
-            rows = len(self._unsure[0])
+            rows = len(self._unsure.rows)
             self._asked = {**self._planned, "per_page": rows, "page": int(self._planned["page"]) + 1}
         else:
             self._asked = self._planned = self._plan(self._stack[-1])
@@ -269,8 +294,8 @@ class Planner:
             if frame.width is None and self.conduct.sort_ignored:
                 frame.width = frame.high - frame.low + 1
             dimension = self.dimensions[frame.level]
-            if frame.claimed_empty_from is not None:  # asks whether that is true
-                params[f"{dimension.filter}[gte]"] = frame.claimed_empty_from
+            if frame.claim is not None:  # asks whether that is true
+                params[f"{dimension.filter}[gte]"] = frame.claim.start
                 params[f"{dimension.filter}[lte]"] = frame.low - 1
             else:
                 params[f"{dimension.filter}[gte]"] = frame.low
@@ -302,68 +327,68 @@ class Planner:
         """Takes the answer to the last request; returns the rows to emit (possibly of an earlier answer).
 
         Raises `FiltersIgnored` when a row lies provably outside the filter bounds asked."""
-        out_of_order = self._check(self._asked, rows)
+        answer = self._check(self._asked, rows)
         if self.conduct.page_cap is not None:
             self.conduct.requests_at_cap += 1
         frame = self._stack[-1]
         if isinstance(frame, _Offset) and frame.verifying:
             self._feed_verify(frame, rows)
             return []
-        if isinstance(frame, _Keyset) and frame.claimed_empty_from is not None:
+        if isinstance(frame, _Keyset) and frame.claim is not None:
             self._feed_claim(frame, rows)
             return []
         if self._unsure is not None:
-            answer, answer_out_of_order = self._unsure
-            self._unsure = None
-            known = {row.id for row in answer}
-            more = any(row.id not in known and row.id not in frame.seen for row in rows)
+            unsure, self._unsure = self._unsure, None
+            # Any row at all on page 2 means more than n rows matched, seen or not: with ties in a new order on
+            # every request, page 2 may repeat rows of page 1 and still prove a cap.
+            more = bool(rows)
             if more:
-                self.conduct.page_cap = len(answer)
-                self.conduct.observe(Behaviour.PAGE_CAP, f"{len(answer)} rows a page for per_page={PER_PAGE}")
+                self.conduct.page_cap = len(unsure.rows)
+                self.conduct.observe(
+                    Behaviour.PAGE_CAP, f"{len(unsure.rows)} rows a page for per_page={PER_PAGE}"
+                )
                 self.conduct.extra_requests[Behaviour.PAGE_CAP] += 1
-            return self._take(frame, answer, more, answer_out_of_order)
+            return self._take(frame, unsure, more)
         full = self.conduct.judge(len(rows))
         if full is None and int(self._asked["page"]) < MAX_PAGE:
-            self._unsure = (list(rows), out_of_order)
+            self._unsure = answer
             return []
-        return self._take(frame, rows, full is not False, out_of_order)
+        return self._take(frame, answer, full is not False)
 
-    def _check(self, params: dict[str, str | int], rows: Sequence[Row]) -> bool:
-        """Raises on a row outside the filter bounds; returns whether rows are provably out of time order."""
-        bounds = []
+    def _check(self, params: dict[str, str | int], rows: Sequence[Row]) -> _Answer:
+        """Raises on a row outside the filter bounds; tells whether the rows are provably out of time order.
+        Reads each row's instants once per dimension the request names."""
+        bounds: dict[int, list[tuple[str, str, int]]] = {}
         for key, bound in params.items():
             if key.endswith("]"):
                 name, op = key[:-1].split("[")
-                bounds.append((self._levels[name], name, op, int(bound)))
+                bounds.setdefault(self._levels[name], []).append((name, op, int(bound)))
         order_level = self._time_sorts.get(str(params["sort_key"]))
-        descending = params["sort_order"] == "desc"
-        out_of_order, reach = False, None  # reach: the bound the rows so far put on the next row's instant
+        if order_level is not None:
+            bounds.setdefault(order_level, [])
+        ordered: list[Seconds | None] = []
         for row in rows:
-            for level, name, op, bound in bounds:
+            for level, level_bounds in bounds.items():
                 seconds = row.seconds(level)
-                if seconds is not None and _outside(seconds, op, bound):
-                    raise FiltersIgnored(row.id, name, op, bound, seconds)
-            seconds = row.seconds(order_level) if order_level is not None else None
-            if seconds is None:
-                continue
-            if descending:
-                out_of_order |= reach is not None and seconds[0] > reach
-                reach = seconds[1] if reach is None else min(reach, seconds[1])
-            else:
-                out_of_order |= reach is not None and seconds[1] < reach
-                reach = seconds[0] if reach is None else max(reach, seconds[0])
-        return out_of_order
+                if level == order_level:
+                    ordered.append(seconds)
+                if seconds is None:
+                    continue
+                for name, op, bound in level_bounds:
+                    if _outside(seconds, op, bound):
+                        raise FiltersIgnored(row.id, name, op, bound, seconds)
+        return _Answer(rows, _out_of_order(ordered, params["sort_order"] == "desc"), ordered)
 
-    def _take(
-        self, frame: _Keyset | _Offset, rows: Sequence[Row], full: bool, out_of_order: bool
-    ) -> list[Row]:
+    def _take(self, frame: _Keyset | _Offset, answer: _Answer, full: bool) -> list[Row]:
+        rows = answer.rows
         if isinstance(frame, _Keyset):
-            return self._feed_keyset(frame, rows, full, out_of_order)
+            return self._feed_keyset(frame, answer, full)
         if frame.ties_to_reread:
             return self._feed_tie_group(frame, rows, full)
         return self._feed_offset(frame, rows, full)
 
-    def _feed_keyset(self, frame: _Keyset, rows: Sequence[Row], full: bool, out_of_order: bool) -> list[Row]:
+    def _feed_keyset(self, frame: _Keyset, answer: _Answer, full: bool) -> list[Row]:
+        rows, out_of_order, levels = answer.rows, answer.out_of_order, answer.ordered  # sorted by this level
         fresh = [row for row in rows if row.id not in frame.seen]
         if out_of_order and not self.conduct.sort_ignored:
             self.conduct.sort_ignored = True
@@ -390,17 +415,17 @@ class Planner:
                 return []
             # To half its width, or to end before the oldest row it showed, if that is sooner: a hot second,
             # or the newest rows of an API that answers descending, is then reached in a few requests.
-            earliest = [seconds[0] for row in rows if (seconds := row.seconds(frame.level)) is not None]
+            earliest = [seconds[0] for seconds in levels if seconds is not None]
             frame.width = max(1, min([frame.width // 2] + [second - frame.low for second in earliest]))
             return []
         # Sorted, so every record before the newest row's instant is on this page; that instant is at least
         # every row's earliest. The rows that may lie at or after it are kept as seen, so none is re-emitted.
-        levels = [row.seconds(frame.level) for row in rows]
         newest = max([frame.low] + [seconds[0] for seconds in levels if seconds is not None])
         at_newest = {row.id for row, s in zip(rows, levels, strict=True) if s is None or s[1] >= newest}
         if newest > frame.low:
-            if len(at_newest) == len(rows):  # the page claims nothing lies between low and newest: ask
-                frame.claimed_empty_from = frame.low
+            one_second = len(at_newest) == len(rows)  # asked in place of re-reading the page: free
+            if one_second or _order_by_chance(levels):
+                frame.claim = _Claim(frame.low, frame.inherited | {row.id for row in rows}, one_second)
             frame.low = newest
             frame.seen = set(frame.inherited) | at_newest
         else:  # a whole page in one second: cut that second along the next dimension
@@ -409,20 +434,22 @@ class Planner:
         return fresh
 
     def _feed_claim(self, frame: _Keyset, rows: Sequence[Row]) -> None:
-        """The answer on whether nothing lies before a full page's one second. Asked instead of that page again,
-        so it costs nothing: an answer sorted as asked proves it, and the page's second is cut at once."""
-        if all(row.id in frame.seen for row in rows):  # offset-less rows of the page may lie before it
-            frame.claimed_empty_from = None
-            self._stack.append(self._child(frame))  # it inherits the page's records as seen
+        """The answer on whether the records before the page's newest second were all on the page."""
+        claim, frame.claim = frame.claim, None
+        assert claim is not None
+        if all(row.id in claim.page_ids for row in rows):  # sorted as asked
+            if claim.cut:
+                self._stack.append(self._child(frame))  # it inherits the page's records as seen
             return
         # The page came from elsewhere in the range than its start: the sort was ignored.
         self.conduct.sort_ignored = True
         self.conduct.observe(
-            Behaviour.SORT_IGNORED, f"a full page all in second {frame.low}, yet the range held older rows"
+            Behaviour.SORT_IGNORED,
+            f"a full page up to second {frame.low} left out older records of its range",
         )
-        self.conduct.extra_requests[Behaviour.SORT_IGNORED] += 1
-        frame.low, frame.claimed_empty_from = frame.claimed_empty_from, None
-        frame.width = max(1, (frame.high - frame.low + 1) // 2)
+        if not claim.cut:
+            self.conduct.extra_requests[Behaviour.SORT_IGNORED] += 1
+        frame.low, frame.width = claim.start, max(1, (frame.high - claim.start + 1) // 2)
 
     def _child(self, parent: _Keyset) -> _Keyset | _Offset:
         fixed = (*parent.fixed, (self.dimensions[parent.level].filter, parent.low))
@@ -435,9 +462,9 @@ class Planner:
         frame.pages_read += 1
         fresh = [row for row in rows if row.id not in frame.seen]
         frame.seen.update(row.id for row in fresh)
-        if self.tie_filter is not None:
-            frame.tie_members.update(row.tie() for row in fresh)
-            frame.tally(rows)
+        for row in rows:
+            frame.tie_members.setdefault(row.tie(), set()).add(row.id)
+        frame.tally(rows)
         met_the_other_end = False
         if frame.order == "asc":
             frame.read_ascending.update(row.id for row in rows)
@@ -458,7 +485,7 @@ class Planner:
                 and last is not None
                 and rows[-1].tie() == last.tie()
             ):
-                frame.split.add(last.tie())  # a group spanning where the two orders' reads meet: unprovable
+                frame.meeting.add(last.tie())  # positions cannot be counted across two orders
         frame.previous_last = rows[-1] if rows else None
         if not full or met_the_other_end:
             self._end_offset_pass(frame)
@@ -473,20 +500,22 @@ class Planner:
         return fresh
 
     def _end_offset_pass(self, frame: _Offset) -> None:
-        """Tie groups whose members changed places between pages are read again by their e-mail."""
+        """Tie groups whose members changed places between pages are read again by their e-mail, or named."""
         frame.close_pass()
+        # Where the passes met, a tie value on both edges is the same record or a group that may be split.
+        frame.split.update(tie for tie in frame.meeting if len(frame.tie_members[tie]) > 1)
         for tie in frame.split:
-            if frame.tie_members[tie] <= 1:
-                continue  # a single record cannot be split
-            if isinstance(tie, str):
+            members = len(frame.tie_members[tie])
+            if isinstance(tie, str) and self.tie_filter is not None:
                 frame.ties_to_reread.append(tie)
             else:
                 reason = (
-                    f"{frame.tie_members[tie]} records without an e-mail changed places between offset pages, "
-                    "and without an e-mail they cannot be read apart"
+                    f"{members} records with the same {self.tiebreak_sort_key} ({tie!r}) changed "
+                    "places between offset pages, and no filter reads them apart"
                 )
-                self.unreachable.append(Unreachable(frame.fixed, frame.tie_members[tie], reason))
+                self.unreachable.append(Unreachable(frame.fixed, members, reason))
         frame.split.clear()
+        frame.meeting.clear()
         if not frame.ties_to_reread:
             self._end_offset(frame)
 
@@ -532,6 +561,40 @@ class Planner:
         parent.seen = set(parent.inherited)
         if parent.low > parent.high:
             self._finish(parent)
+
+
+def _order_by_chance(ordered: list[Seconds | None]) -> bool:
+    """Whether rows in no particular order would come out sorted by more than a one-in-a-million chance, as a
+    page holding few distinct seconds does: its order is then no evidence that the sort was applied. Rows
+    whose ranges of instants overlap count as one second: no order among them can be told."""
+    counts: list[int] = []
+    end = None
+    for earliest, latest in sorted(seconds for seconds in ordered if seconds is not None):
+        if end is not None and earliest <= end:
+            counts[-1] += 1
+            end = max(end, latest)
+        else:
+            counts.append(1)
+            end = latest
+    log_chance = sum(math.lgamma(count + 1) for count in counts) - math.lgamma(sum(counts) + 1)
+    return log_chance > math.log(ORDER_BY_CHANCE)
+
+
+def _out_of_order(ordered: list[Seconds | None], descending: bool) -> bool:
+    """Whether some row's instants all lie before (after, descending) those of a row ahead of it."""
+    reach = None  # the bound the rows so far put on the next row's instant
+    for seconds in ordered:
+        if seconds is None:
+            continue
+        if descending:
+            if reach is not None and seconds[0] > reach:
+                return True
+            reach = seconds[1] if reach is None else min(reach, seconds[1])
+        else:
+            if reach is not None and seconds[1] < reach:
+                return True
+            reach = seconds[0] if reach is None else max(reach, seconds[0])
+    return False
 
 
 def _outside(seconds: Seconds, op: str, bound: int) -> bool:

@@ -351,6 +351,17 @@ def test_offset_less_rows_of_a_full_second_are_not_taken_for_an_ignored_sort():
     assert set(emitted) == set(users) and planner.conduct.observed == {}
 
 
+def test_a_page_in_order_by_chance_is_checked_before_its_order_is_believed():
+    # Sorted by e-mail, whatever is asked: the four a-users (second 0) and then the b-users (5,000) look
+    # sorted by time, but the c-users of second 0 come after them.
+    users = {i: (0, 0) for i in range(1, 5)} | {i: (5_000, 0) for i in range(5, 31)}
+    users |= {i: (0, 0) for i in range(31, 61)}
+    emails = {i: f"{'a' if i < 5 else 'b' if i < 31 else 'c'}{i:02}@example.com" for i in users}
+    planner = end_user_planner(0, 10_000)
+    emitted = read_all(FakeEndpoint(users, emails, Conduct(page_cap=25, ignore_sort_key=True)), planner)
+    assert set(emitted) == set(users) and Behaviour.SORT_IGNORED in planner.conduct.observed
+
+
 def test_complete_through_never_passes_an_unanswered_claim():
     users = {i: (5_000, i) for i in range(1, 101)}
     endpoint = FakeEndpoint(users)
@@ -378,7 +389,33 @@ def test_users_without_an_email_split_by_pages_are_named():
     planner = end_user_planner(0, 10_000)
     read_all(FakeEndpoint(users, emails, Conduct(shuffle_ties=True)), planner)
     [gap] = planner.unreachable
-    assert gap.fixed == (("updated", 9_000), ("created", 8_000)) and "without an e-mail" in gap.reason
+    assert gap.fixed == (("updated", 9_000), ("created", 8_000)) and "same email (None)" in gap.reason
+
+
+def test_responses_of_one_second_in_a_new_order_on_every_request_are_named():
+    responses = {i: (8_000, 8_000) for i in range(1, 121)}  # created in one second: ties on created_at
+    endpoint = FakeEndpoint(responses, conduct=Conduct(shuffle_ties=True))
+    endpoint.row = lambda i: Row(i, lambda level: endpoint.seconds(i, 0), lambda: "2026-01-01 00:00:00 +0000")
+    planner = Planner([CREATED], "created_at", 0, 10_000)
+    emitted = set(read_all(endpoint, planner))
+    [gap] = planner.unreachable
+    assert gap.fixed == (("created", 8_000),) and "changed places" in gap.reason and len(emitted) < 120
+    stable = Planner([CREATED], "created_at", 0, 10_000)
+    endpoint.conduct = Conduct()
+    assert set(read_all(endpoint, stable)) == set(responses) and not stable.unreachable
+
+
+def test_a_page_cap_met_inside_ties_in_a_new_order_is_still_found():
+    users = {i: (1, 0) for i in range(3, 25)} | {
+        1: (20, 0),
+        2: (4_981, 0),
+        25: (7_000, 6_000),
+        26: (7_000, 6_000),
+    }
+    planner = end_user_planner(1, 10_000)
+    # Page 1 holds 25 of 26, page 2 one row that may repeat one of them: still proof of a cap.
+    emitted = read_all(FakeEndpoint(users, conduct=Conduct(page_cap=25, shuffle_ties=True)), planner)
+    assert set(emitted) == set(users) and planner.conduct.page_cap == 25
 
 
 def test_a_bulk_import_in_one_second_is_cut_by_created_second():
@@ -432,6 +469,9 @@ def test_paging_advances_only_to_the_earliest_instant_of_a_range():
     planner = end_user_planner(0, 1_000)
     rows = endpoint.answer(planner.next_request().params)
     planner.feed(rows)
+    # Overlapping ranges say nothing of the order: the page's claim is checked before state may pass it.
+    assert planner.complete_through == -1
+    planner.feed(endpoint.answer(planner.next_request().params))
     assert planner.complete_through == max(r.seconds(0)[0] for r in rows) - 1 < 100 + 50
 
 
