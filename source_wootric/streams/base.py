@@ -15,14 +15,26 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.client import WootricClient
 from source_wootric.config import WootricConfig, config_error
-from source_wootric.paging import PER_PAGE, Dimension, Planner, Row
-from source_wootric.records import Shaper, parse_datetime, whole_number
+from source_wootric.paging import (
+    PER_PAGE,
+    Behaviour,
+    Dimension,
+    EndpointConduct,
+    FiltersIgnored,
+    Planner,
+    Request,
+    Row,
+    Seconds,
+)
+from source_wootric.records import Shaper, whole_number
 from source_wootric.signals import RateLimitSignals
+from source_wootric.timezone import instant_range
 from source_wootric.zone_probe import AccountZone, learn_account_zone
 
 STATE_VERSION = 1
@@ -88,7 +100,8 @@ class Page:
 
 
 class KeysetReader:
-    """Reads `[low, high]` of an endpoint as `paging.Planner` plans it, logging progress as it goes."""
+    """Reads `[low, high]` of an endpoint as `paging.Planner` plans it, logging progress as it goes, and says
+    once per sync what the endpoint did that a well-behaved API does not (see paging.Behaviour)."""
 
     def __init__(
         self,
@@ -98,6 +111,7 @@ class KeysetReader:
         dimensions: list[Dimension],
         tiebreak_sort_key: str,
         first_dimension_moves: bool = False,
+        tie_filter: str | None = None,
     ):
         self.context = context
         self.stream = stream
@@ -105,7 +119,10 @@ class KeysetReader:
         self.dimensions = dimensions
         self.tiebreak_sort_key = tiebreak_sort_key
         self.first_dimension_moves = first_dimension_moves
+        self.tie_filter = tie_filter
         self.records_without_id = 0
+        self.conduct = EndpointConduct()  # one per endpoint and sync: every range read here shares it
+        self._reported: set[Behaviour] = set()
 
     def pages(self, low: int, high: int) -> Iterator[Page]:
         client, logger = self.context.client, self.context.logger
@@ -117,24 +134,63 @@ class KeysetReader:
             high,
             first_dimension_moves=self.first_dimension_moves,
             clock=lambda: int(time.time()) - margin,
+            tie_filter=self.tie_filter,
+            conduct=self.conduct,
         )
         progress = Progress(self.stream, low, high, client, logger)
         while (request := planner.next_request()) is not None:
             items = client.get(self.endpoint, request.params)
             rows = [self._row(item) for item in items]
-            fresh = [items[i] for i in planner.feed(rows) if isinstance(rows[i].id, int)]
+            try:
+                emitted = planner.feed(rows)
+            except FiltersIgnored as ignored:
+                raise self._filters_ignored(ignored, request) from None
+            fresh = [row.item for row in emitted if isinstance(row.id, int)]
             yield Page(fresh, planner.complete_through)
             progress.page(len(fresh), planner.complete_through)
         for gap in planner.unreachable:
-            where = ", ".join(f"{name} = {iso(second)} ({second})" for name, second in gap.fixed)
+            where = ", ".join(f"{name} = {describe(value)}" for name, value in gap.fixed)
             logger.warning(
                 f"{self.stream}: Wootric's API cannot reach every record where {where}: {gap.reason}; "
                 f"{gap.records_seen} were read and emitted, any others were not."
             )
+        self._report_conduct()
         if self.records_without_id:
             logger.warning(
                 f"{self.stream}: {self.records_without_id} records had no readable id and were skipped."
             )
+
+    def _report_conduct(self) -> None:
+        """One line per behaviour and sync: a WARN for what the API should not do, INFO for shared e-mails."""
+        for behaviour, example in self.conduct.observed.items():
+            if behaviour in self._reported:
+                continue
+            self._reported.add(behaviour)
+            cost = self.conduct.extra_cost(behaviour)
+            line = (
+                f"{self.stream}: the endpoint /{self.endpoint} {behaviour.value} ({example}); every record was "
+                f"still read where not reported otherwise, at {cost} extra requests so far in this sync."
+            )
+            if behaviour is Behaviour.SHARED_TIES:
+                self.context.logger.info(line)
+            else:
+                self.context.logger.warning(line)
+
+    def _filters_ignored(self, ignored: FiltersIgnored, request: Request) -> AirbyteTracedException:
+        what = (
+            f"Wootric's API ignored a filter of /{self.endpoint}: it answered record {ignored.row_id} with "
+            f"{ignored.name} {describe(ignored.seconds[0])}..{describe(ignored.seconds[1])} to a request for "
+            f"{ignored.name}[{ignored.op}]={describe(ignored.bound)}."
+        )
+        return AirbyteTracedException(
+            message=(
+                f"{self.stream}: {what} Without working filters no range can be read completely, so the stream "
+                "stops rather than miss records silently. Nothing in the configuration can fix this: retry later, "
+                "and if it persists, report it to Wootric support with this message."
+            ),
+            internal_message=f"{what} Request: {request.params}",
+            failure_type=FailureType.system_error,
+        )
 
     def _row(self, item: Any) -> Row:
         item_id: int | str | None = whole_number(item.get("id")) if isinstance(item, Mapping) else None
@@ -143,14 +199,22 @@ class KeysetReader:
             # A stable stand-in key, so that paging still dedups it; not an integer, so it is never emitted.
             item_id = f"no id: {json.dumps(item, sort_keys=True, default=str)}"
             item = item if isinstance(item, Mapping) else {}
-        return Row(item_id, lambda level: self.second(item.get(self.dimensions[level].sort_key)))
+        return Row(
+            item_id,
+            lambda level: self.seconds(item.get(self.dimensions[level].sort_key)),
+            lambda: item.get(self.tiebreak_sort_key),
+            item,
+        )
 
-    def second(self, value: Any) -> int | None:
-        """The epoch second of a datetime as the API sends it; None if it cannot be read."""
-        try:
-            return int(parse_datetime(value, self.context.zone).timestamp())
-        except (AttributeError, TypeError, ValueError):
-            return None
+    def seconds(self, value: Any) -> Seconds | None:
+        """The earliest and latest instant a datetime as the API sends it can be (a range for an offset-less one,
+        see timezone.instant_range); None if it cannot be read."""
+        return instant_range(value, self.context.paging_zone)
+
+
+def describe(value: int | str | None) -> str:
+    """A filter value for a log line: a second as ISO time and epoch, anything else as it is."""
+    return f"{iso(value)} ({value})" if isinstance(value, int) else repr(value)
 
 
 class Progress:

@@ -33,7 +33,9 @@ class EndUserPages:
     def __init__(self, context: SyncContext, shared_start: int | None):
         self.context = context
         self.shared_start = shared_start
-        self.reader = KeysetReader(context, "end_users", "end_users", [UPDATED, CREATED], "email", True)
+        self.reader = KeysetReader(
+            context, "end_users", "end_users", [UPDATED, CREATED], "email", True, "email"
+        )
         self._spool_next_read = shared_start is not None  # only the first of the two reads is spooled
         self._spooled: tuple[tuple[int, int], IO[str]] | None = None
 
@@ -91,8 +93,8 @@ class EndUserPages:
         """The end users updated at or after `low` (and any whose second cannot be read: better twice)."""
         kept = []
         for item in items:
-            second = self.reader.second(item.get("updated_at"))
-            if second is None or second >= low:
+            seconds = self.reader.seconds(item.get("updated_at"))
+            if seconds is None or seconds[1] >= low:
                 kept.append(item)
         return kept
 

@@ -148,10 +148,10 @@ class SurveyEventStream(KeysetStream):
     def note_news(self, items: list[dict[str, Any]], news_since: int) -> None:
         """Notes the created second of each record written or edited since the last pass went by."""
         for item in items:
-            created = self.reader.second(item.get("created_at"))
-            updated = self.reader.second(item.get("updated_at"))
-            if created is not None and (updated is None or updated >= news_since):
-                self.context.backdated_seconds.add(created)
+            created = self.reader.seconds(item.get("created_at"))
+            updated = self.reader.seconds(item.get("updated_at"))
+            if created is not None and (updated is None or updated[1] >= news_since):
+                self.context.backdated_seconds.update(created)  # the periods of either end may hold it
 
     def log_sweep(
         self, slice_: SweepPlan, records_read: int, spent: int, pass_cost: int, finished: bool
