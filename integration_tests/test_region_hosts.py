@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration_tests.connector import CLIENT_SECRET, catalog, read, run
+from integration_tests.connector import catalog, config_for, read, run
 from wootric_emulator import DatasetSpec
 
 pytestmark = pytest.mark.timeout(300)
@@ -13,26 +13,21 @@ pytestmark = pytest.mark.timeout(300)
 SPEC = DatasetSpec(users=120, seed=31)
 
 
-def production_config(**overrides) -> dict:
-    config = {
-        "credentials": {
-            "auth_type": "client_credentials",
-            "client_id": "demo-client-id",
-            "client_secret": CLIENT_SECRET,
-        },
-        "start_date": "2010-01-01T00:00:00Z",
-    }
-    return {**config, **overrides}
+def production_config(emulator, **overrides) -> dict:
+    """The emulator's account as a user configures it in production: no `base_url`, the real hosts."""
+    config = config_for(emulator, **overrides)
+    del config["base_url"]
+    return config
 
 
-def password_config(account_token: str, **overrides) -> dict:
+def password_config(emulator, account_token: str, **overrides) -> dict:
     credentials = {
         "auth_type": "password",
         "username": "demo@example.com",
         "password": "demo-password",
         "account_token": account_token,
     }
-    return production_config(credentials=credentials, **overrides)
+    return production_config(emulator, credentials=credentials, **overrides)
 
 
 def token_requests(emulator) -> dict[str, dict[int, int]]:
@@ -46,7 +41,9 @@ def token_requests(emulator) -> dict[str, dict[int, int]]:
 @pytest.mark.parametrize("region", ["eu", "au"])
 def test_client_credentials_find_the_account_s_region_by_asking_us_first(make_emulator, tmp_path, region):
     emulator = make_emulator(dataset=SPEC, region=region, proxy=True)
-    out = read(tmp_path, production_config(), catalog(end_users="full_refresh"), env=emulator.proxy_env())
+    out = read(
+        tmp_path, production_config(emulator), catalog(end_users="full_refresh"), env=emulator.proxy_env()
+    )
     assert out.returncode == 0, out.errors
     assert {u["id"] for u in out.records["end_users"]} == {u["id"] for u in emulator.end_users}
     refused = {"eu": ["api.wootric.com"], "au": ["api.wootric.com", "app.wootric.eu"]}[region]
@@ -63,7 +60,10 @@ def test_an_eu_account_token_selects_its_region_without_asking_another(make_emul
     emulator = make_emulator(dataset=SPEC, region="eu", proxy=True)
     token = emulator.credentials.account_token
     out = run(
-        ["check", "--config", "config"], tmp_path, env=emulator.proxy_env(), config=password_config(token)
+        ["check", "--config", "config"],
+        tmp_path,
+        env=emulator.proxy_env(),
+        config=password_config(emulator, token),
     )
     status = out.of_type("CONNECTION_STATUS")
     assert status and status[0]["connectionStatus"]["status"] == "SUCCEEDED", out.stdout[-2000:]
@@ -75,7 +75,7 @@ def test_an_explicit_region_asks_only_that_region(make_emulator, tmp_path):
     emulator = make_emulator(dataset=SPEC, region="au", proxy=True)
     out = read(
         tmp_path,
-        production_config(region="au"),
+        production_config(emulator, region="au"),
         catalog(segments="full_refresh"),
         env=emulator.proxy_env(),
     )
@@ -89,7 +89,7 @@ def test_a_wrong_account_token_is_named_from_wootric_s_404(make_emulator, tmp_pa
         ["check", "--config", "config"],
         tmp_path,
         env=emulator.proxy_env(),
-        config=password_config("NPS-0badc0de", region="us"),
+        config=password_config(emulator, "NPS-0badc0de", region="us"),
     )
     status = out.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
     assert status["status"] == "FAILED" and "credentials.account_token" in status["message"]
@@ -102,7 +102,7 @@ def test_an_eu_account_token_sent_to_the_us_region_names_region(make_emulator, t
         ["check", "--config", "config"],
         tmp_path,
         env=emulator.proxy_env(),
-        config=password_config(emulator.credentials.account_token, region="us"),
+        config=password_config(emulator, emulator.credentials.account_token, region="us"),
     )
     status = out.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
     assert status["status"] == "FAILED" and "`region`" in status["message"]
