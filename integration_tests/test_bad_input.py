@@ -415,9 +415,15 @@ def in_process_read(users: list[dict], responses: list[dict]):
     with requests_mock.Mocker() as mock:
         mock.post(f"{API}/oauth/token", json={"access_token": "tok-" + "q" * 40, "expires_in": 7200})
         mock.get(f"{API}/v1/segments", json=[{"name": "country", "data_type": "string", "created_at": None}])
-        mock.get(f"{API}/v1/end_users", json=users)
-        mock.get(f"{API}/v1/responses", json=responses)
+        mock.get(f"{API}/v1/end_users", json=first_page_only(users))
+        mock.get(f"{API}/v1/responses", json=first_page_only(responses))
+        mock.get(f"{API}/v1/declines", json=[])  # asked, with the others, to learn the account's time zone
         return cdk_read(SourceWootric(), config, catalog_)
+
+
+def first_page_only(rows: list[dict]):
+    """An endpoint holding `rows`, all of them on page 1, as an API whose pages hold 50 would answer."""
+    return lambda request, context: rows if request.qs.get("page", ["1"]) == ["1"] else []
 
 
 def check_stream(output, stream: str, examples: list, fields: dict, base: dict) -> None:
