@@ -319,7 +319,7 @@ def markdown(doc: dict[str, Any], stages: dict[str, Any] | None = None) -> str:
     quick = "**`--quick` smoke run: smaller datasets.**\n\n" if doc["quick"] else ""
     return f"""{quick}`.venv/bin/python -m bench` (options `--datasets sparse,dense,bulk,incremental,backdated`, `--tools connector,tap,floor`,
 `--quick`); not part of the test suite. On loopback, against the emulator in its own process, each tool runs as a
-child process: our connector (`source-wootric read`, all six streams), the Singer `tap-wootric` 0.5.3 (its own
+child process: our connector (`source-wootric read`, all eight streams), the Singer `tap-wootric` 0.5.3 (its own
 venv, host pointed at the emulator by `scripts/singer_tap.py`) and a floor loop (`bench/floor.py`: `requests` +
 `json.loads` over the pages an ideal client needs, cut from the emulator's data: `bench/oracle.py`). Requests come
 from the emulator's counters; wall, CPU and peak RSS from `os.wait4`. Raw results: `bench/results/results.json`.
