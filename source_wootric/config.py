@@ -22,9 +22,8 @@ from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
 NPS_PERIODS = ("day", "week", "month")
 AUTO_TIMEZONE = "auto"
 MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: ten years, a full re-read of any account on every sync
-MAX_BACKDATED_BOUND_DAYS = (
-    365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
-)
+# spec.yaml's maximum: a sweep spread over more than a year would hardly be one
+MAX_BACKDATED_BOUND_DAYS = 365
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -75,9 +74,8 @@ class Tuning:
                 except ValueError:
                     number = -1.0
                 least = 0.001 if field.endswith("timeout") else 0.0
-                most = (
-                    0.9 if field == "rate_limit_reserve" else float("inf")
-                )  # a share: some budget must be ours
+                # The reserve is a share of the budget, and some of it must be ours.
+                most = 0.9 if field == "rate_limit_reserve" else float("inf")
                 if not least <= number < float("inf") or number > most:
                     below = f" and at most {most}" if most < float("inf") else ""
                     raise config_error(

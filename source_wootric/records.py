@@ -18,13 +18,6 @@ from source_wootric.timezone import read_datetime
 Record = dict[str, Any]
 
 
-def parse_datetime(value: str, account_timezone: tzinfo) -> datetime:
-    """Reads any of the forms Wootric sends (see timezone.read_datetime); one without an offset is read in
-    `account_timezone` (at a DST fold, its first reading)."""
-    parsed = read_datetime(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=account_timezone)
-
-
 def to_rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
 
@@ -117,6 +110,8 @@ class Shaper:
         return None
 
     def datetime(self, column: str, value: Any) -> datetime | None:
+        """Any of the forms Wootric sends (see timezone.read_datetime); one without an offset is read in the
+        account's zone (at a DST fold, its first reading)."""
         if isinstance(value, str) and value.strip():
             try:
                 moment = read_datetime(value)

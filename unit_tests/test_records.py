@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from source_wootric import records
-from source_wootric.records import Shaper, parse_datetime, property_text, to_rfc3339, usual_form_to_rfc3339
+from source_wootric.records import Shaper, property_text, to_rfc3339, usual_form_to_rfc3339
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -49,7 +49,7 @@ def test_every_form_reads_back_the_same_instant(moment, offset_minutes):
     hours, minutes = divmod(abs(offset_minutes), 60)
     wootric_form = aware.strftime("%Y-%m-%d %H:%M:%S ") + f"{sign}{hours:02d}{minutes:02d}"
     for text in (wootric_form, aware.isoformat(timespec="milliseconds")):
-        parsed = parse_datetime(text, LA)
+        parsed = shaper().datetime("updated_at", text)
         assert parsed == aware and parsed.utcoffset() == aware.utcoffset()
         assert datetime.fromisoformat(to_rfc3339(parsed)) == aware
 
@@ -63,7 +63,7 @@ def test_the_usual_form_is_rearranged_exactly_as_the_parser_would_write_it(momen
     sign = "+" if offset_minutes >= 0 else "-"
     hours, minutes = divmod(abs(offset_minutes), 60)
     text = moment.strftime("%Y-%m-%d %H:%M:%S ") + f"{sign}{hours:02d}{minutes:02d}"
-    slow = to_rfc3339(parse_datetime(text, LA))
+    slow = to_rfc3339(shaper().datetime("updated_at", text))
     assert usual_form_to_rfc3339(text) in (slow, None)  # None: days 29-31, left to the parser
     assert shaper().timestamp("updated_at", text) == slow
 
