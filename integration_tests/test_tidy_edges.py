@@ -87,12 +87,18 @@ def test_every_spool_file_is_closed_once_read_or_dropped(make_emulator, monkeypa
         return opened[-1]
 
     monkeypatch.setattr(EndUserPages, "_open_spool", staticmethod(recorded))
-    parsed = parse_config(config_for(emulator))
-    context = SyncContext(parsed, WootricClient(parsed, logging.getLogger("test")), logging.getLogger("test"))
-    pages = EndUserPages(context, shared_start=parsed.start)
-    first = [item["id"] for page in pages.pages(parsed.start, context.high) for item in page.items]
-    second = [item["id"] for page in pages.pages(parsed.start, context.high) for item in page.items]
-    assert sorted(first) == sorted(second) == sorted(u["id"] for u in emulator.end_users)
+    both = (
+        CatalogBuilder()
+        .with_stream("end_users", SyncMode.full_refresh)
+        .with_stream("end_users_properties", SyncMode.full_refresh)
+        .build()
+    )
+    output = cdk_read(SourceWootric(), config_for(emulator), both)
+    assert not output.errors
+    ids = [r.record.data["id"] for r in output.records if r.record.stream == "end_users"]
+    owners = {r.record.data["end_user_id"] for r in output.records if r.record.stream == "end_users_properties"}
+    assert sorted(ids) == sorted(u["id"] for u in emulator.end_users)
+    assert owners == {u["id"] for u in emulator.end_users if u.get("properties")}
     assert len(opened) == 1 and opened[0].closed
     assert sum(emulator.counters["/v1/end_users"].values()) > 0
 

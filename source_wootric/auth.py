@@ -1,7 +1,10 @@
-"""OAuth 2 tokens for Wootric: client credentials or an account e-mail and password. With `region: auto`
-the first token also finds the account's region: US, then EU, then AU, unless the account token names it.
+"""OAuth 2 tokens for Wootric, as the CDK's `AbstractOauth2Authenticator`: client credentials or an account
+e-mail and password, renewed with the refresh token Wootric gives the password grant. With `region: auto` the
+first token also finds the account's region: US, then EU, then AU, unless the account token names it.
 
-Every token obtained is registered as a secret with the CDK, so that no log line or message shows it.
+The CDK decides when to renew (before expiry; HttpClient after a 401) and builds the form; the token request
+itself goes through our `post_form` (client.WootricClient), because the CDK's own (`_make_handled_request`) has
+no timeout and retries only with its own fixed backoff. Every token obtained is registered as a secret.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import timezone
 
 import requests
+from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 
 from source_wootric.config import Credentials, config_error
 from source_wootric.errors import NOT_JSON, error_detail, json_body
@@ -32,7 +38,7 @@ def _names(hosts: list[Host]) -> str:
     return " and ".join(host.name for host in hosts)
 
 
-class WootricAuthenticator:
+class WootricAuthenticator(AbstractOauth2Authenticator):
     """Holds the current bearer token, renewing it before it expires and on demand after a 401. The first
     token also settles the host: the first of the plan's hosts that accepts the credentials."""
 
@@ -53,33 +59,97 @@ class WootricAuthenticator:
         self._token: str | None = None
         self._refresh_token: str | None = None
         self._renew_at = 0.0
+        self._grant: dict[str, str] = dict(credentials.form)  # the form of the next token request
+        super().__init__()
 
+    # -- what the CDK asks -----------------------------------------------------------------------------
+    def token_has_expired(self) -> bool:
+        """Due for renewal: at RENEW_BEFORE_EXPIRY (or a tenth of a short life) before it expires, on our clock."""
+        return self._token is None or self.clock() >= self._renew_at
+
+    def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
+        """A fresh token and when to renew it (what `get_token_expiry_date` then reports)."""
+        self._renew()
+        assert self._token is not None
+        return self._token, self.get_token_expiry_date()
+
+    @property
+    def access_token(self) -> str:
+        return self._token or ""
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self._token = value
+
+    def get_token_expiry_date(self) -> AirbyteDateTime:
+        return AirbyteDateTime.fromtimestamp(self._renew_at, tz=timezone.utc)
+
+    def set_token_expiry_date(self, value: AirbyteDateTime) -> None:
+        self._renew_at = value.timestamp()
+
+    def get_token_refresh_endpoint(self) -> str:
+        return (self._host or self.plan.hosts[0]).token_url
+
+    # The form, as the CDK builds it (build_refresh_request_body) from the grant about to be sent; requests
+    # leaves out the fields that are None (the client id of a password grant, the refresh token of the others).
+    def get_grant_type_name(self) -> str:
+        return "grant_type"
+
+    def get_grant_type(self) -> str:
+        return self._grant["grant_type"]
+
+    def get_client_id_name(self) -> str:
+        return "client_id"
+
+    def get_client_id(self) -> str:
+        return self._grant.get("client_id")  # type: ignore[return-value]
+
+    def get_client_secret_name(self) -> str:
+        return "client_secret"
+
+    def get_client_secret(self) -> str:
+        return self._grant.get("client_secret")  # type: ignore[return-value]
+
+    def get_refresh_token_name(self) -> str:
+        return "refresh_token"
+
+    def get_refresh_token(self) -> str | None:
+        return self._grant.get("refresh_token")
+
+    def get_refresh_request_body(self) -> dict[str, str]:
+        standard = ("grant_type", "client_id", "client_secret", "refresh_token")
+        return {key: value for key, value in self._grant.items() if key not in standard}
+
+    def get_refresh_request_headers(self) -> dict[str, str]:
+        return {}
+
+    def get_scopes(self) -> list[str]:
+        return []
+
+    def get_access_token_name(self) -> str:
+        return "access_token"
+
+    def get_expires_in_name(self) -> str:
+        return "expires_in"
+
+    # -- Wootric's grants and regions ---------------------------------------------------------------------
     @property
     def host(self) -> Host:
         """The account's host, found with the first token."""
         if self._host is None:
-            self.renew()
+            self.refresh_and_set_access_token()
         assert self._host is not None
         return self._host
 
-    def bearer(self) -> str:
-        if self._token is None or self.clock() >= self._renew_at:
-            self.renew()
-        assert self._token is not None
-        return self._token
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.bearer()}"}
-
-    def renew(self) -> None:
+    def _renew(self) -> None:
         if self._host is None:
             self._find_host()
             return
         if self._refresh_token is not None:
-            form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+            refresh = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
             self._refresh_token = None
             # A refresh token that no longer works: fall back to the password grant.
-            if self._post(self._host, form).status_code == 200:
+            if self._post(self._host, refresh).status_code == 200:
                 return
         response = self._post(self._host, dict(self.credentials.form))
         if response.status_code != 200:
@@ -112,11 +182,12 @@ class WootricAuthenticator:
         elif self.plan.probes:
             self.logger.info(f"Region {host.region}: {host.name} accepted the credentials.")
 
-    def _post(self, host: Host, form: dict[str, str]) -> requests.Response:
+    def _post(self, host: Host, grant: dict[str, str]) -> requests.Response:
         """Asks `host` for a token; keeps it and returns the answer. A 200 without a token is a config error."""
         query = {"account_token": self.credentials.account_token} if self.credentials.account_token else {}
         requested_at = self.clock()
-        response = self.post_form(host.token_url, query, form)
+        self._grant = grant
+        response = self.post_form(host.token_url, query, dict(self.build_refresh_request_body()))
         if response.status_code != 200:
             return response
         try:

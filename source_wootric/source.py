@@ -40,8 +40,7 @@ class SourceWootric(AbstractSource):
             max_transient_retries=min(CHECK_RETRIES, parsed.tuning.max_transient_retries),
             max_rate_limit_seconds=min(CHECK_RATE_LIMIT_SECONDS, parsed.tuning.max_rate_limit_seconds),
         )
-        client = WootricClient(replace(parsed, tuning=tuning), logger)
-        client.get("end_users", {"per_page": 1, "page": 1})
+        WootricClient(replace(parsed, tuning=tuning), logger).get("end_users", {"per_page": 1, "page": 1})
         return True, None
 
     def read(

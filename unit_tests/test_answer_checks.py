@@ -5,6 +5,7 @@ them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -68,8 +69,17 @@ def read(conduct: Conduct, users: dict[int, tuple[int, int]]) -> tuple[list[int]
     context = SyncContext(config, ModelClient(endpoint), logging.getLogger("airbyte"))  # type: ignore[arg-type]
     context.account_zone = AccountZone(ZoneInfo("UTC"), known=True)  # as if learnt: the model speaks UTC
     reader = KeysetReader(context, "end_users", "end_users", [UPDATED, CREATED], "email", True, "email")
-    ids = [item["id"] for page in reader.pages(START, START + 10**6) for item in page.items]
-    return ids, endpoint
+    return [item["id"] for item in read_range(reader, context.client, START, START + 10**6)], endpoint
+
+
+def read_range(reader: KeysetReader, client: ModelClient, low: int, high: int) -> Iterator[dict]:
+    """The range's items, driven as HttpStream's page loop drives it (request_params, parse_response,
+    next_page_token)."""
+    range_read = reader.range(low, high)
+    params = range_read.params
+    while params is not None:
+        yield from range_read.feed(client.get(reader.endpoint, params)).items
+        params = range_read.advance()
 
 
 def spread(count: int) -> dict[int, tuple[int, int]]:

@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import socket
+import time
 from fractions import Fraction
 from urllib.parse import parse_qs
 
@@ -18,9 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from source_wootric.client import RateLimitBudget, WootricClient
+from source_wootric.client import WootricClient
 from source_wootric.config import Tuning, parse_config
 from source_wootric.hosts import REGION_HOSTS
+from source_wootric.rate_limit import RateLimitBudget
 
 API = "http://wootric.test/prefix"
 TOKEN_URL = f"{API}/oauth/token"
@@ -28,16 +30,29 @@ USERS_URL = f"{API}/v1/end_users"
 
 
 class FakeTime:
+    """The clock of the client, and `time.sleep` of the CDK, which sleeps the waits of retries and of the
+    rate-limit budget (retries, a backoff of 0 s between the CDK's nested retry handlers, are not waits)."""
+
+    current: FakeTime
+
     def __init__(self) -> None:
         self.now = 1_700_000_000.0
         self.slept: list[float] = []
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+        if seconds:
+            self.slept.append(round(seconds, 3))  # the CDK's floor of a second shows as 1.0, not 1.000001
+            self.now += seconds
 
     def clock(self) -> float:
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch) -> FakeTime:
+    FakeTime.current = FakeTime()
+    monkeypatch.setattr(time, "sleep", FakeTime.current.sleep)
+    return FakeTime.current
 
 
 def make_client(
@@ -53,8 +68,8 @@ def make_client(
         }
     )
     config = type(config)(**{**config.__dict__, "tuning": Tuning(**tuning)})
-    fake = FakeTime()
-    return WootricClient(config, logging.getLogger("test"), sleep=fake.sleep, clock=fake.clock), fake
+    fake = FakeTime.current
+    return WootricClient(config, logging.getLogger("test"), clock=fake.clock), fake
 
 
 def token(value: str = "tok-1", **extra) -> dict:
@@ -190,9 +205,18 @@ def test_slows_down_before_a_429_when_little_is_left(requests_mock):
 def test_transient_failures_are_retried_with_backoff(requests_mock, failure):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [failure, failure, {"json": [{"id": 1}]}])
-    client, fake = make_client(backoff_base=0.5)
+    client, fake = make_client(backoff_base=2.0)
     assert client.get("end_users") == [{"id": 1}]
-    assert fake.slept == [0.5, 1.0]
+    assert fake.slept == [2.0, 4.0]
+
+
+def test_a_backoff_under_a_second_waits_the_cdks_least_second(requests_mock):
+    """The CDK's retry handler (rate_limiting.user_defined_backoff_handler) sleeps a second more than asked."""
+    requests_mock.post(TOKEN_URL, **token())
+    requests_mock.get(USERS_URL, [{"status_code": 503}, {"json": []}])
+    client, fake = make_client(backoff_base=0.25)
+    client.get("end_users")
+    assert fake.slept == [1.0]
 
 
 def test_transient_failures_that_do_not_end_become_a_transient_error(requests_mock):
@@ -222,9 +246,9 @@ def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
 def test_the_token_endpoint_failing_is_retried_too(requests_mock):
     requests_mock.post(TOKEN_URL, [{"status_code": 500, "text": "oops"}, token()])
     requests_mock.get(USERS_URL, json=[])
-    client, fake = make_client(backoff_base=0.1)
+    client, fake = make_client(backoff_base=3.0)
     client.get("end_users")
-    assert fake.slept == [0.1] and client.requests["oauth/token"] == 2
+    assert fake.slept == [3.0] and client.requests["oauth/token"] == 2
 
 
 def test_every_request_has_connect_and_read_timeouts(requests_mock):
@@ -420,9 +444,9 @@ def test_a_host_that_does_not_resolve_is_a_config_error_on_the_first_request(req
 def test_a_host_that_stops_resolving_mid_sync_is_transient(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [{"json": []}, {"exc": unresolved("wootric.test")}, {"json": [{"id": 2}]}])
-    client, fake = make_client(backoff_base=0.5)
+    client, fake = make_client(backoff_base=2.0)
     client.get("end_users")
-    assert client.get("end_users") == [{"id": 2}] and fake.slept == [0.5]
+    assert client.get("end_users") == [{"id": 2}] and fake.slept == [2.0]
 
 
 def test_a_tls_failure_is_a_config_error_before_the_host_answered_and_transient_after(requests_mock):

@@ -12,10 +12,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.client import WootricClient
 from source_wootric.config import parse_config
-from source_wootric.streams.base import SyncContext
+from source_wootric.streams.base import SyncContext, WootricStream
 from source_wootric.streams.email import EmailSendSources, EmailStats
 from source_wootric.zone_probe import AccountZone
-from unit_tests.test_client import API, TOKEN_URL, token
+from unit_tests.test_client import API, TOKEN_URL, fake_time, token  # noqa: F401 (fake_time: a fixture)
 from unit_tests.test_records import REFERENCE_EMAIL_STATS
 
 STATS_URL = f"{API}/v2/email_stats"
@@ -38,6 +38,15 @@ def context(start_date: str = "2024-08-01T12:00:00Z") -> SyncContext:
     return sync
 
 
+def records_of(stream: WootricStream, sync_mode: SyncMode) -> list:
+    """The stream's records, slice by slice, as the CDK's Stream.read asks for them."""
+    return [
+        record
+        for stream_slice in stream.stream_slices(sync_mode=sync_mode)
+        for record in stream.read_records(sync_mode, stream_slice=stream_slice)
+    ]
+
+
 def warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
@@ -48,7 +57,7 @@ def test_periods_whose_answer_counts_other_days_are_emitted_and_warned_once(requ
         STATS_URL, json=REFERENCE_EMAIL_STATS
     )  # always Aug 3, 2023 - Sep 3, 2024: range ignored
     with caplog.at_level(logging.WARNING):
-        records = list(EmailStats(context()).read_records(SyncMode.full_refresh))
+        records = records_of(EmailStats(context()), SyncMode.full_refresh)
     assert [r["period_start"] for r in records] == ["2024-08-01", "2024-09-01"]
     assert warnings(caplog) == [
         "email_stats: for 2 periods Wootric did not report counting the days asked (first: asked "
@@ -69,7 +78,7 @@ def test_an_answer_that_confirms_the_range_raises_no_warning(requests_mock, capl
     )
     requests_mock.get(STATS_URL, json=answer)
     with caplog.at_level(logging.WARNING):
-        records = list(EmailStats(context("2024-09-02T00:00:00Z")).read_records(SyncMode.full_refresh))
+        records = records_of(EmailStats(context("2024-09-02T00:00:00Z")), SyncMode.full_refresh)
     assert len(records) == 1 and records[0]["open_rate"] == 60.0 and not warnings(caplog)
 
 
@@ -84,7 +93,7 @@ def test_a_404_after_some_periods_keeps_them_and_warns_once(requests_mock, caplo
     )
     stream = EmailStats(context())
     with caplog.at_level(logging.WARNING):
-        records = list(stream.read_records(SyncMode.incremental))
+        records = records_of(stream, SyncMode.incremental)
     assert len(records) == 1 and stream.state["period_start"] == "2024-08-01"
     said = [w for w in warnings(caplog) if "404" in w]
     assert len(said) == 1 and "after 1 records" in said[0]
@@ -97,7 +106,7 @@ def test_other_failures_still_fail_the_stream(requests_mock, status, monkeypatch
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(SOURCES_URL, status_code=status, json={"errors": [{"message": "no"}]})
     with pytest.raises(AirbyteTracedException):
-        list(EmailSendSources(context()).read_records(SyncMode.full_refresh))
+        records_of(EmailSendSources(context()), SyncMode.full_refresh)
 
 
 def test_a_source_list_this_version_does_not_know_is_emitted_and_warned(requests_mock, caplog):
@@ -112,7 +121,7 @@ def test_a_source_list_this_version_does_not_know_is_emitted_and_warned(requests
     )
     stream = EmailSendSources(context())
     with caplog.at_level(logging.WARNING):
-        records = list(stream.read_records(SyncMode.full_refresh))
+        records = records_of(stream, SyncMode.full_refresh)
     assert [(r["source_type"], r["id"]) for r in records] == [
         ("ongoing", "email_api"),
         ("sends", "1"),

@@ -9,7 +9,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_wootric.config import Tuning
 from source_wootric.run import CDK_FAILED_STREAMS, WootricEntrypoint
 from source_wootric.source import SourceWootric
-from unit_tests.test_client import TOKEN_URL, USERS_URL, make_client, token
+from unit_tests.test_client import TOKEN_URL, USERS_URL, fake_time, make_client, token  # noqa: F401 (fixture)
 
 
 def test_a_429_storm_that_does_not_end_becomes_a_transient_error_in_bounded_time(requests_mock):
@@ -78,9 +78,9 @@ def test_a_429_storm_after_an_outage_fails_at_once(requests_mock):
 def test_a_token_answer_that_is_not_whole_json_is_retried_not_a_config_error(requests_mock, answer):
     requests_mock.post(TOKEN_URL, [answer, token()])
     requests_mock.get(USERS_URL, json=[])
-    client, fake = make_client(backoff_base=0.5)
+    client, fake = make_client(backoff_base=2.0)
     client.get("end_users")
-    assert fake.slept == [0.5] and client.requests["oauth/token"] == 2
+    assert fake.slept == [2.0] and client.requests["oauth/token"] == 2
 
 
 def test_no_token_endpoint_at_the_base_url_names_base_url(requests_mock):

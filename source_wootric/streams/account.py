@@ -9,23 +9,45 @@ from datetime import date
 from typing import Any, ClassVar
 
 import pendulum
+import requests
 from airbyte_cdk.models import SyncMode
 
 from source_wootric import records
 from source_wootric.config import config_error
+from source_wootric.retries import decoded
 from source_wootric.streams.base import STATE_VERSION, SyncContext, WootricStream
 
 
 class Segments(WootricStream):
+    """The custom property definitions: one request per sync, shared with end_users_properties (which needs the
+    properties' data types) through SyncContext.segments."""
+
     primary_key = "name"
     endpoint = "segments"
 
-    def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        requests_before = self.context.client.total_requests
-        segments = self.context.segments
-        for segment in segments:
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        requests_before, count = self.context.client.total_requests, 0
+        if self.context.segments_read is None:
+            read = super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        else:  # end_users_properties asked for them earlier in this sync: not asked again, so not paged
+            read = (records.segment(segment, self.shape) for segment in self.context.segments_read)
+        for record in read:
+            count += 1
+            yield record
+        self.summary(count, requests_before)
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        for segment in self.context.keep_segments(decoded(response)):
             yield records.segment(segment, self.shape)
-        self.summary(len(segments), requests_before)
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer holds them all
 
 
 def period_start(day: date, period: str) -> date:
@@ -63,6 +85,7 @@ class PeriodStream(WootricStream, ABC):
     primary_key: ClassVar[list[str]] = ["period", "period_start"]
     cursor_field = "period_start"
     state_checkpoint_interval = 1
+    expect = dict
 
     def __init__(self, context: SyncContext):
         self._state: dict[str, Any] = {}
@@ -105,14 +128,21 @@ class PeriodStream(WootricStream, ABC):
         return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
 
     @abstractmethod
-    def period_columns(self, start: date, end: date) -> dict[str, Any]:
-        """The columns of one period (one request), besides `period`, `period_start` and `period_end`."""
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        """The query of one period's request."""
+
+    @abstractmethod
+    def period_columns(self, start: date, end: date, answer: dict[str, Any]) -> dict[str, Any]:
+        """The columns of one period, from its answer, besides `period`, `period_start` and `period_end`."""
 
     def older_periods(self, first_start: date) -> list[tuple[date, date]]:
         """Periods before the one starting `first_start` that this sync re-reads too (none by default)."""
         return []
 
-    def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+    # -- HttpStream's loop: a slice per period, one request each -----------------------------------------
+    def stream_slices(
+        self, *, sync_mode: SyncMode, cursor_field: list[str] | None = None, stream_state: Any = None
+    ) -> Iterable[Mapping[str, Any] | None]:
         period = self.context.config.nps_summary_period
         today = self.local_date(self.context.high)
         saved = date.fromisoformat(self._state["period_start"]) if self._state else None
@@ -122,22 +152,48 @@ class PeriodStream(WootricStream, ABC):
                 "kept unchanged. Reset the stream if the state is wrong."
             )
             return
-        requests_before, count = self.context.client.total_requests, 0
+        requests_before, self.records_read = self.context.client.total_requests, 0
         first_day = self.first_day(sync_mode, today)
         older = self.older_periods(period_start(first_day, period))
         for start, end in [*older, *periods(first_day, today, period)]:
-            record: dict[str, Any] = {
-                "period": period,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
+            if not self.served:
+                break
+            # The older periods come first and leave the state alone.
+            yield {"period": period, "start": start, "end": end, "older": (start, end) in older}
+        self.summary(
+            self.records_read,
+            requests_before,
+            f", {len(older)} of them older periods re-read" if older else "",
+        )
+
+    def request_params(self, stream_state: Any, stream_slice: Any = None, next_page_token: Any = None) -> Any:
+        return self.period_params(stream_slice["start"], stream_slice["end"])
+
+    def parse_response(
+        self, response: requests.Response, *, stream_slice: Any = None, **kwargs: Any
+    ) -> Iterable[Mapping[str, Any]]:
+        if response.status_code == 404:  # only where `not_found_ok`
+            self.not_served(response)
+            return
+        start, end = stream_slice["start"], stream_slice["end"]
+        record: dict[str, Any] = {
+            "period": stream_slice["period"],
+            "period_start": start.isoformat(),
+            "period_end": end.isoformat(),
+        }
+        for key, value in self.period_columns(start, end, decoded(response)).items():
+            record.setdefault(key, value)
+        self.records_read += 1
+        yield record
+        if not stream_slice["older"]:
+            self._state = {
+                "version": STATE_VERSION,
+                "period": record["period"],
+                "period_start": record["period_start"],
             }
-            for key, value in self.period_columns(start, end).items():
-                record.setdefault(key, value)
-            count += 1
-            yield record
-            if (start, end) not in older:  # the older periods come first and leave the state alone
-                self._state = {"version": STATE_VERSION, "period": period, "period_start": start.isoformat()}
-        self.summary(count, requests_before, f", {len(older)} of them older periods re-read" if older else "")
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer per period
 
 
 NUMBERS = ("nps", "response_rate", "email_response_rate")
@@ -157,10 +213,10 @@ class NpsSummary(PeriodStream):
         starts = {period_start(day, period) for day in days if day < first_start}
         return [next(periods(start, start, period)) for start in sorted(starts)]
 
-    def period_columns(self, start: date, end: date) -> dict[str, Any]:
-        summary = self.context.client.get(
-            self.endpoint, {"date[start]": start.isoformat(), "date[end]": end.isoformat()}, expect=dict
-        )
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        return {"date[start]": start.isoformat(), "date[end]": end.isoformat()}
+
+    def period_columns(self, start: date, end: date, summary: dict[str, Any]) -> dict[str, Any]:
         columns = {key: self.shape.number(key, summary.get(key)) for key in NUMBERS}
         columns.update({key: self.shape.integer(key, summary.get(key)) for key in COUNTS})
         return columns

@@ -1,4 +1,5 @@
-"""What every Wootric stream shares: the sync's context, keyset reading of a time range, and state."""
+"""What every Wootric stream shares: the sync's context, HttpStream wiring, keyset reading of a time range on
+HttpStream's page loop, and state."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.client import WootricClient
 from source_wootric.config import WootricConfig, config_error
+from source_wootric.errors import error_detail
 from source_wootric.paging import (
     PER_PAGE,
     Behaviour,
@@ -33,6 +35,7 @@ from source_wootric.paging import (
     Seconds,
 )
 from source_wootric.records import Shaper, whole_number
+from source_wootric.retries import WootricBackoff, WootricErrorHandler, decoded
 from source_wootric.signals import RateLimitSignals
 from source_wootric.timezone import instant_range
 from source_wootric.zone_probe import AccountZone, learn_account_zone
@@ -57,6 +60,7 @@ class SyncContext:
     # created_at seconds of responses and declines the sweep found written or edited since it last passed
     # by: nps_summary (read after them) re-reads the periods that hold them.
     backdated_seconds: set[int] = field(default_factory=set)
+    segments_read: list[dict[str, Any]] | None = None  # the custom property definitions, once read
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or self.config.tuning.now or int(time.time())
@@ -83,14 +87,21 @@ class SyncContext:
         """The zone paging reads offset-less datetimes in (timezone.instant_range); None while unknown."""
         return self.account_zone.paging_zone
 
-    @cached_property
-    def segments(self) -> list[dict[str, Any]]:
-        """The account's custom property definitions: one request per sync, when first needed."""
-        return [segment for segment in self.client.get("segments") if isinstance(segment, dict)]
+    def keep_segments(self, answer: list[Any]) -> list[dict[str, Any]]:
+        """The account's custom property definitions, as one answer gave them: kept for the rest of the sync."""
+        self.segments_read = [segment for segment in answer if isinstance(segment, dict)]
+        return self.segments_read
 
     @cached_property
     def property_data_types(self) -> dict[str, str]:
-        return {s["name"]: s.get("data_type") for s in self.segments if isinstance(s.get("name"), str)}
+        """The data type of each custom property: from the segments stream's answer if it came first, else
+        from one request of their own (one request per sync either way)."""
+        segments = (
+            self.segments_read
+            if self.segments_read is not None
+            else self.keep_segments(self.client.get("segments"))
+        )
+        return {s["name"]: s.get("data_type") for s in segments if isinstance(s.get("name"), str)}
 
 
 @dataclass
@@ -100,8 +111,8 @@ class Page:
 
 
 class KeysetReader:
-    """Reads `[low, high]` of an endpoint as `paging.Planner` plans it, logging progress as it goes, and says
-    once per sync what the endpoint did that a well-behaved API does not (see paging.Behaviour)."""
+    """Reads ranges of one endpoint as `paging.Planner` plans them, and says once per sync what the endpoint did
+    that a well-behaved API does not (see paging.Behaviour)."""
 
     def __init__(
         self,
@@ -124,44 +135,19 @@ class KeysetReader:
         self.conduct = EndpointConduct()  # one per endpoint and sync: every range read here shares it
         self._reported: set[Behaviour] = set()
 
-    def pages(self, low: int, high: int) -> Iterator[Page]:
-        client, logger = self.context.client, self.context.logger
-        margin = self.context.config.tuning.clock_margin
-        planner = Planner(
-            self.dimensions,
-            self.tiebreak_sort_key,
-            low,
-            high,
-            first_dimension_moves=self.first_dimension_moves,
-            clock=lambda: int(time.time()) - margin,
-            tie_filter=self.tie_filter,
-            conduct=self.conduct,
-        )
-        progress = Progress(self.stream, low, high, client, logger)
-        while (request := planner.next_request()) is not None:
-            items = client.get(self.endpoint, request.params)
-            rows = [self._row(item) for item in items]
-            try:
-                emitted = planner.feed(rows)
-            except FiltersIgnored as ignored:
-                raise self._filters_ignored(ignored, request) from None
-            fresh = [row.item for row in emitted if isinstance(row.id, int)]
-            yield Page(fresh, planner.complete_through)
-            progress.page(len(fresh), planner.complete_through)
+    def range(self, low: int, high: int, request_budget: int | None = None) -> RangeRead:
+        return RangeRead(self, low, high, request_budget)
+
+    def report(self, planner: Planner) -> None:
+        """What a range read to its end could not reach, and the endpoint's conduct: once per behaviour and sync,
+        a WARN for what the API should not do, INFO for shared e-mails."""
+        logger = self.context.logger
         for gap in planner.unreachable:
             where = ", ".join(f"{name} = {describe(value)}" for name, value in gap.fixed)
             logger.warning(
                 f"{self.stream}: Wootric's API cannot reach every record where {where}: {gap.reason}; "
                 f"{gap.records_seen} were read and emitted, any others were not."
             )
-        self._report_conduct()
-        if self.records_without_id:
-            logger.warning(
-                f"{self.stream}: {self.records_without_id} records had no readable id and were skipped."
-            )
-
-    def _report_conduct(self) -> None:
-        """One line per behaviour and sync: a WARN for what the API should not do, INFO for shared e-mails."""
         for behaviour, example in self.conduct.observed.items():
             if behaviour in self._reported:
                 continue
@@ -172,11 +158,15 @@ class KeysetReader:
                 f"still read where not reported otherwise, at {cost} extra requests so far in this sync."
             )
             if behaviour is Behaviour.SHARED_TIES:
-                self.context.logger.info(line)
+                logger.info(line)
             else:
-                self.context.logger.warning(line)
+                logger.warning(line)
+        if self.records_without_id:
+            logger.warning(
+                f"{self.stream}: {self.records_without_id} records had no readable id and were skipped."
+            )
 
-    def _filters_ignored(self, ignored: FiltersIgnored, request: Request) -> AirbyteTracedException:
+    def filters_ignored(self, ignored: FiltersIgnored, request: Request | None) -> AirbyteTracedException:
         what = (
             f"Wootric's API ignored a filter of /{self.endpoint}: it answered record {ignored.row_id} with "
             f"{ignored.name} {describe(ignored.seconds[0])}..{describe(ignored.seconds[1])} to a request for "
@@ -188,11 +178,11 @@ class KeysetReader:
                 "stops rather than miss records silently. Nothing in the configuration can fix this: retry later, "
                 "and if it persists, report it to Wootric support with this message."
             ),
-            internal_message=f"{what} Request: {request.params}",
+            internal_message=f"{what} Request: {request.params if request else None}",
             failure_type=FailureType.system_error,
         )
 
-    def _row(self, item: Any) -> Row:
+    def row(self, item: Any) -> Row:
         item_id: int | str | None = whole_number(item.get("id")) if isinstance(item, Mapping) else None
         if item_id is None:
             self.records_without_id += 1
@@ -210,6 +200,63 @@ class KeysetReader:
         """The earliest and latest instant a datetime as the API sends it can be (a range for an offset-less one,
         see timezone.instant_range); None if it cannot be read."""
         return instant_range(value, self.context.paging_zone)
+
+
+class RangeRead:
+    """One range `[low, high]` of an endpoint on HttpStream's page loop: `params` is the request to send, `feed`
+    takes its answer (the stream's parse_response), `advance` plans the next (its next_page_token). With a
+    `request_budget`, the read stops once that many requests are spent (`cut_short`)."""
+
+    def __init__(self, reader: KeysetReader, low: int, high: int, request_budget: int | None = None):
+        context = reader.context
+        self.reader, self.low, self.high = reader, low, high
+        margin = context.config.tuning.clock_margin
+        self.planner = Planner(
+            reader.dimensions,
+            reader.tiebreak_sort_key,
+            low,
+            high,
+            first_dimension_moves=reader.first_dimension_moves,
+            clock=lambda: int(time.time()) - margin,
+            tie_filter=reader.tie_filter,
+            conduct=reader.conduct,
+        )
+        self.client = context.client
+        self.requests_before = self.client.total_requests
+        self.request_budget = request_budget
+        self.cut_short = False
+        self.records = 0  # emitted by the stream
+        self.objects = 0  # API objects read, for the floor in the summary
+        self.progress = Progress(reader.stream, low, high, self.client, context.logger)
+        self.request: Request | None = None
+        self.params = self.advance()
+
+    @property
+    def spent(self) -> int:
+        return self.client.total_requests - self.requests_before
+
+    def feed(self, items: list[Any]) -> Page:
+        rows = [self.reader.row(item) for item in items]
+        try:
+            emitted = self.planner.feed(rows)
+        except FiltersIgnored as ignored:
+            raise self.reader.filters_ignored(ignored, self.request) from None
+        fresh = [row.item for row in emitted if isinstance(row.id, int)]
+        self.objects += len(fresh)
+        self.progress.page(len(fresh), self.planner.complete_through)
+        return Page(fresh, self.planner.complete_through)
+
+    def advance(self) -> dict[str, Any] | None:
+        """The next request's params; None when the range is read (then its reports) or the budget is spent."""
+        if self.request_budget is not None and self.spent >= self.request_budget:
+            self.cut_short = True
+            return None
+        self.request = self.planner.next_request()
+        if self.request is None:
+            self.reader.report(self.planner)
+            return None
+        self.params = self.request.params
+        return self.params
 
 
 def describe(value: int | str | None) -> str:
@@ -240,16 +287,31 @@ class Progress:
 
 
 class WootricStream(HttpStream, ABC):
-    """A Wootric stream. Requests go through the shared `WootricClient` (see client.py), and each stream's
-    `read_records` drives its own paging, so HttpStream's page loop and its hooks below are not used."""
+    """A Wootric stream on HttpStream's page loop: `url_base`, `path` and `request_params` build a request, the
+    CDK's HttpClient sends and retries it through the account's session, authenticator, budget, error handler
+    and backoff (client.py), `parse_response` shapes its records and `next_page_token` says what comes next."""
 
     primary_key: str | list[str] = "id"
     endpoint: str
+    api_version = "v1"
+    expect: type = list  # the JSON type of the endpoint's answers; another answer is retried
+    # A JSON 404 reaches parse_response instead of failing the stream: Wootric's v2 paths, which an account or
+    # region may not serve; the stream then ends with one WARN (`not_served`).
+    not_found_ok = False
 
     def __init__(self, context: SyncContext):
         self.context = context
         self.shape = Shaper(self.name, lambda: context.zone, context.logger)
-        super().__init__(authenticator=None)
+        self.served = True
+        self.records_read = 0
+        super().__init__(authenticator=context.client.authenticator, api_budget=context.client.budget)
+        # HttpStream gives each stream an HttpClient on a session of its own, which re-reads the environment's
+        # proxy settings on every request (requests.Session.merge_environment_settings): ours sends through the
+        # account's one session (client.WootricClient.http_client).
+        self._http_client = context.client.http_client(self.name, self.get_error_handler())
+        if not self.supports_incremental:
+            # Not HttpStream's "resumable full refresh" cursor: these streams are one request, or a replay.
+            self.cursor = None
 
     @property
     def is_resumable(self) -> bool:
@@ -259,7 +321,19 @@ class WootricStream(HttpStream, ABC):
 
     @property
     def url_base(self) -> str:
-        return self.context.client.host.url("")
+        return self.context.client.host.url("", self.api_version)
+
+    def path(self, **kwargs: Any) -> str:
+        return self.endpoint
+
+    def get_error_handler(self) -> WootricErrorHandler:
+        return WootricErrorHandler(self.context.client, self.expect, not_found_ok=self.not_found_ok)
+
+    def get_backoff_strategy(self) -> WootricBackoff:
+        return self.context.client.backoff
+
+    def request_kwargs(self, *args: Any, **kwargs: Any) -> Mapping[str, Any]:
+        return self.context.client.request_kwargs(self.url_base)
 
     def read(self, *args: Any, **kwargs: Any) -> Iterable[Any]:
         # The CDK's read (records, checkpoints), with the statuses of rate-limit waits told as they end.
@@ -269,14 +343,13 @@ class WootricStream(HttpStream, ABC):
         """Raises the config error that `value` as this stream's state would raise, without applying it:
         the CDK applies each stream's state when the stream starts."""
 
-    def path(self, **kwargs: Any) -> str:
-        return self.endpoint
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # never called: paging is planned in read_records
-
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        yield from ()  # never called: records are shaped in read_records
+    def not_served(self, response: requests.Response) -> None:
+        self.served = False
+        self.logger.warning(
+            f"{self.name}: Wootric answered HTTP 404 for {response.url.split('?', 1)[0]}{error_detail(response)}. "
+            f"This account or its region does not serve Wootric's {self.api_version} API for it; the stream ends "
+            f"here, after {self.records_read} records."
+        )
 
     def summary(self, records: int, requests_before: int, extra: str = "") -> None:
         requests_made = self.context.client.total_requests - requests_before
@@ -290,13 +363,17 @@ class WootricStream(HttpStream, ABC):
 
 class KeysetStream(WootricStream, ABC):
     """An incremental stream read by keyset over one time dimension; its state is the newest second
-    through which every record has been emitted (`{"version": 1, "<cursor>_epoch": <second>}`)."""
+    through which every record has been emitted (`{"version": 1, "<cursor>_epoch": <second>}`).
+
+    Each slice is a range of seconds, read on HttpStream's page loop as `reader` plans it (see RangeRead)."""
 
     state_key: str
     state_checkpoint_interval = PER_PAGE
+    reader: KeysetReader
 
     def __init__(self, context: SyncContext):
         self._complete_through: int | None = None
+        self._range: RangeRead | None = None  # the slice being read
         super().__init__(context)
 
     @property
@@ -334,18 +411,13 @@ class KeysetStream(WootricStream, ABC):
         return start if resume_after is None else max(start, resume_after + 1)
 
     @abstractmethod
-    def pages(self, low: int, high: int) -> Iterator[Page]: ...
-
-    @abstractmethod
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]: ...
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    # -- HttpStream's loop -----------------------------------------------------------------------------
+    def stream_slices(
+        self, *, sync_mode: SyncMode, cursor_field: list[str] | None = None, stream_state: Any = None
+    ) -> Iterable[Mapping[str, Any] | None]:
+        """The range after the state (or from `start_date`) to now."""
         resume_after = self._complete_through if sync_mode == SyncMode.incremental else None
         high = self.context.high
         if resume_after is not None and resume_after > high:
@@ -354,18 +426,62 @@ class KeysetStream(WootricStream, ABC):
                 "nothing to read, state kept unchanged. Reset the stream if the state is wrong."
             )
             return
-        low = self.window_start(resume_after)
-        requests_before, count, objects = self.context.client.total_requests, 0, 0
-        for page in self.pages(low, high):
-            objects += len(page.items)
-            for record in self.records(page.items):
-                count += 1
-                yield record
-            # Moved only once the page's records are out: a checkpoint never claims more than was emitted.
-            if self._complete_through is None or page.complete_through > self._complete_through:
-                self._complete_through = page.complete_through
-        floor = math.ceil(objects / PER_PAGE)
-        self.summary(count, requests_before, f" (floor {floor}), read {iso(low)}..{iso(high)}")
+        yield {"low": self.window_start(resume_after), "high": high}
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        """One slice: its range planned, HttpStream's page loop over it, then what the read tells."""
+        assert stream_slice is not None
+        self._range = self.range_for(stream_slice)
+        if self._range.params is not None:
+            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        self.slice_read(stream_slice, self._range)
+
+    def request_params(self, stream_state: Any, stream_slice: Any = None, next_page_token: Any = None) -> Any:
+        """The request the planner plans next: the range's first, then each that next_page_token announced."""
+        assert self._range is not None
+        return next_page_token or self._range.params
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        assert self._range is not None
+        yield from self.emit(self.fed(self._range.feed(decoded(response))))
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        assert self._range is not None
+        return self._range.advance()
+
+    # -- a slice's pages -------------------------------------------------------------------------------
+    def range_for(self, stream_slice: Mapping[str, Any]) -> RangeRead:
+        return self.reader.range(stream_slice["low"], stream_slice["high"])
+
+    def fed(self, page: Page) -> Page:
+        """A page as the planner gave it out, before its records are emitted (end users spool it here)."""
+        return page
+
+    def emit(self, page: Page) -> Iterator[dict[str, Any]]:
+        assert self._range is not None
+        for record in self.records(page.items):
+            self._range.records += 1
+            yield record
+        # Moved only once the page's records are out: a checkpoint never claims more than was emitted.
+        self.page_read(page)
+
+    def page_read(self, page: Page) -> None:
+        if self._complete_through is None or page.complete_through > self._complete_through:
+            self._complete_through = page.complete_through
+
+    def slice_read(self, stream_slice: Mapping[str, Any], read: RangeRead) -> None:
+        floor = math.ceil(read.objects / PER_PAGE)
+        self.summary(
+            read.records,
+            read.requests_before,
+            f" (floor {floor}), read {iso(stream_slice['low'])}..{iso(stream_slice['high'])}",
+        )
 
 
 def parse_state(stream: str, value: Mapping[str, Any] | None, key: str) -> int | None:

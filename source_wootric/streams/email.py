@@ -6,35 +6,19 @@ goes on. `POST /v2/email_stats/bounce_report` e-mails a report to a person: it i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from airbyte_cdk.models import SyncMode
+import requests
 
 from source_wootric import records
-from source_wootric.client import NotFound
+from source_wootric.retries import decoded
 from source_wootric.streams.account import PeriodStream
 from source_wootric.streams.base import SyncContext, WootricStream
 
 API_VERSION = "v2"
 KNOWN_SOURCE_LISTS = ("ongoing", "sends")
-
-
-def unless_not_served(
-    stream: WootricStream, read: Iterable[Mapping[str, Any]]
-) -> Iterator[Mapping[str, Any]]:
-    """The stream's records; a 404 ends the stream with one WARN instead of failing the sync."""
-    emitted = 0
-    try:
-        for record in read:
-            emitted += 1
-            yield record
-    except NotFound as error:
-        stream.logger.warning(
-            f"{stream.name}: {error.message} This account or its region does not serve Wootric's v2 e-mail "
-            f"statistics; the stream ends here, after {emitted} records."
-        )
 
 
 class EmailStats(PeriodStream):
@@ -43,22 +27,25 @@ class EmailStats(PeriodStream):
     the record would then not be the period it names."""
 
     endpoint = "email_stats"
+    api_version = API_VERSION
+    not_found_ok = True
 
     def __init__(self, context: SyncContext):
         super().__init__(context)
         self.unconfirmed: list[str] = []  # the periods whose answer did not report the range asked
 
-    def period_columns(self, start: date, end: date) -> dict[str, Any]:
-        params = {"date_range[start_date]": start.isoformat(), "date_range[end_date]": end.isoformat()}
-        answer = self.context.client.get(self.endpoint, params, expect=dict, version=API_VERSION)
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        return {"date_range[start_date]": start.isoformat(), "date_range[end_date]": end.isoformat()}
+
+    def period_columns(self, start: date, end: date, answer: dict[str, Any]) -> dict[str, Any]:
         columns = records.email_stats(answer, self.shape)
         counted = (str(columns["raw_results__start_date"])[:10], str(columns["raw_results__end_date"])[:10])
         if counted != (start.isoformat(), end.isoformat()):
             self.unconfirmed.append(f"asked {start}..{end}, counted {counted[0]}..{counted[1]}")
         return columns
 
-    def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        yield from unless_not_served(self, super().read_records(sync_mode, *args, **kwargs))
+    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
+        yield from super().stream_slices(**kwargs)
         if self.unconfirmed:
             self.logger.warning(
                 f"{self.name}: for {len(self.unconfirmed)} periods Wootric did not report counting the days asked "
@@ -73,13 +60,16 @@ class EmailSendSources(WootricStream):
     primary_key: ClassVar[list[str]] = ["source_type", "id"]
     endpoint = "email_stats/sources"
 
-    def read_records(self, sync_mode: SyncMode, *args: Any, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        yield from unless_not_served(self, self._sources())
+    api_version = API_VERSION
+    expect = dict
+    not_found_ok = True
 
-    def _sources(self) -> Iterator[Mapping[str, Any]]:
-        requests_before, count = self.context.client.total_requests, 0
-        answer = self.context.client.get(self.endpoint, expect=dict, version=API_VERSION)
-        for source_type, items in answer.items():
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        if response.status_code == 404:
+            self.not_served(response)
+            return
+        requests_before = self.context.client.total_requests - 1  # this answer's request
+        for source_type, items in decoded(response).items():
             if source_type not in KNOWN_SOURCE_LISTS:
                 self.logger.warning(
                     f"{self.name}: Wootric's answer holds a list `{source_type}` this version does not know; "
@@ -88,6 +78,9 @@ class EmailSendSources(WootricStream):
             for item in self.shape.any_list(source_type, items) or []:
                 # Anything but an object is logged as unreadable, not emitted.
                 if raw := self.shape.mapping(source_type, item):
-                    count += 1
+                    self.records_read += 1
                     yield records.email_send_source(raw, source_type, self.shape)
-        self.summary(count, requests_before)
+        self.summary(self.records_read, requests_before)
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer holds them all

@@ -12,7 +12,7 @@ from airbyte_cdk.models import SyncMode
 from source_wootric import records
 from source_wootric.config import config_error
 from source_wootric.paging import Dimension
-from source_wootric.streams.base import KeysetReader, KeysetStream, Page, SyncContext, iso
+from source_wootric.streams.base import KeysetReader, KeysetStream, Page, RangeRead, SyncContext, iso
 from source_wootric.sweep import DAY, SweepPlan, SweepState, advance, first_pass, next_pass, plan
 
 CREATED = Dimension("created", "created_at")
@@ -33,6 +33,9 @@ class SurveyEventStream(KeysetStream):
     def __init__(self, context: SyncContext):
         self._sweep: SweepState | None = None
         self._synced_at: int | None = None
+        self._measuring: SweepState | None = None  # the pass the main read measures, if it does
+        self._sweep_plan: SweepPlan | None = None  # while the sweep's slice is read
+        self._sweep_from: SweepState | None = None  # the sweep's progress when its slice began
         super().__init__(context)
         self.reader = KeysetReader(context, self.name, self.endpoint, [CREATED], "created_at")
 
@@ -41,21 +44,6 @@ class SurveyEventStream(KeysetStream):
             return self.context.config.start
         lookback = self.context.config.lookback_window_days * DAY
         return max(self.context.config.start, resume_after + 1 - lookback)
-
-    def pages(self, low: int, high: int) -> Iterator[Page]:
-        """The main read's pages. While the pass has no measured cost yet (the initial read, a read resumed
-        from it, the first sync after an upgrade), that read is part of the full read that measures it:
-        its requests count into the pass, and so does what it read if it starts where the pass stands."""
-        measuring = self._sweep if self._sweep is not None and self._sweep.requests_per_pass is None else None
-        if measuring is None:
-            yield from self.reader.pages(low, high)
-            return
-        requests_before = self.context.client.total_requests
-        for page in self.reader.pages(low, high):
-            yield page
-            # Moved once the page's records are out, as the cursor is.
-            reached = page.complete_through if low <= measuring.through + 1 else measuring.through
-            self._sweep = advance(measuring, reached, self.context.client.total_requests - requests_before)
 
     def records(self, items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
@@ -90,14 +78,10 @@ class SurveyEventStream(KeysetStream):
             )
         return sweep, synced_at
 
-    # -- reading --------------------------------------------------------------------------------------
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    # -- slices: the main read, then the sweep ----------------------------------------------------------
+    def stream_slices(
+        self, *, sync_mode: SyncMode, cursor_field: list[str] | None = None, stream_state: Any = None
+    ) -> Iterable[Mapping[str, Any] | None]:
         config, now = self.context.config, self.context.started_at
         resume_after = self._complete_through
         sweeping = sync_mode == SyncMode.incremental and config.backdated_bound_days > 0
@@ -114,36 +98,60 @@ class SurveyEventStream(KeysetStream):
                     "backdated_bound_days 0): this sync re-reads every older record once, which sets the pace "
                     "of the sweeps that follow."
                 )
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        yield from super().stream_slices(
+            sync_mode=sync_mode, cursor_field=cursor_field, stream_state=stream_state
+        )
         if sweeping:
-            yield from self.sweep(self.window_start(resume_after))
-            self._synced_at = now
+            yield {"sweep_below": self.window_start(resume_after)}
 
-    def sweep(self, below: int) -> Iterator[dict[str, Any]]:
-        """Re-reads this sync's slice of `[start_date, below)`, page by page, until its budget is spent."""
+    def range_for(self, stream_slice: Mapping[str, Any]) -> RangeRead:
+        """The main read, or the sweep's slice of `[start_date, below)` with its request budget (sweep.plan).
+        While the pass has no measured cost yet (the initial read, a read resumed from it, the first sync after
+        an upgrade), the main read is part of the full read that measures it: its requests count into the pass,
+        and so does what it read if it starts where the pass stands."""
+        config, now = self.context.config, self.context.started_at
+        if "sweep_below" not in stream_slice:
+            sweep = self._sweep
+            self._measuring = sweep if sweep is not None and sweep.requests_per_pass is None else None
+            return super().range_for(stream_slice)
         assert self._sweep is not None
-        config, client, now = self.context.config, self.context.client, self.context.started_at
-        period = config.backdated_bound_days * DAY
-        slice_ = plan(self._sweep, config.start, below, now, self._synced_at, period)
-        at_start, requests_before, count = self._sweep, client.total_requests, 0
-        pages = self.reader.pages(slice_.low, slice_.high) if slice_.low <= slice_.high else iter(())
-        finished = False
-        while slice_.budget is None or client.total_requests - requests_before < slice_.budget:
-            page = next(pages, None)
-            if page is None:
-                finished = True
-                break
-            self.note_news(page.items, at_start.news_since)
-            for record in self.records(page.items):
-                count += 1
-                yield record
-            self._sweep = advance(at_start, page.complete_through, client.total_requests - requests_before)
-        if not finished:
-            pages.close()  # type: ignore[attr-defined]
-        spent = client.total_requests - requests_before
-        self.log_sweep(slice_, count, spent, at_start.pass_requests + spent, finished)
+        self._sweep_plan = plan(
+            self._sweep,
+            config.start,
+            stream_slice["sweep_below"],
+            now,
+            self._synced_at,
+            config.backdated_bound_days * DAY,
+        )
+        self._sweep_from = self._sweep
+        return self.reader.range(self._sweep_plan.low, self._sweep_plan.high, self._sweep_plan.budget)
+
+    def page_read(self, page: Page) -> None:
+        assert self._range is not None
+        if self._sweep_plan is not None:  # a page of the sweep
+            assert self._sweep_from is not None
+            self.note_news(page.items, self._sweep_from.news_since)
+            self._sweep = advance(self._sweep_from, page.complete_through, self._range.spent)
+            return
+        super().page_read(page)
+        if self._measuring is not None:  # moved once the page's records are out, as the cursor is
+            measuring = self._measuring
+            reached = page.complete_through if self._range.low <= measuring.through + 1 else measuring.through
+            self._sweep = advance(measuring, reached, self._range.spent)
+
+    def slice_read(self, stream_slice: Mapping[str, Any], read: RangeRead) -> None:
+        if self._sweep_plan is None:
+            super().slice_read(stream_slice, read)
+            return
+        assert self._sweep_from is not None
+        at_start, finished = self._sweep_from, not read.cut_short
+        self.log_sweep(
+            self._sweep_plan, read.records, read.spent, at_start.pass_requests + read.spent, finished
+        )
         if finished:
-            self._sweep = next_pass(at_start, config.start, now, spent)
+            self._sweep = next_pass(at_start, self.context.config.start, self.context.started_at, read.spent)
+        self._synced_at = self.context.started_at
+        self._sweep_plan = self._sweep_from = None
 
     def note_news(self, items: list[dict[str, Any]], news_since: int) -> None:
         """Notes the created second of each record written or edited since the last pass went by."""
