@@ -157,7 +157,9 @@ class FakeTime:
     # The client pauses once the 10% of the limit kept for other clients is reached: 10 of 100 left.
     [(2, 0.5, False), (2, 1.0, True), (10, 20.0, True), (11, 20.0, False)],
 )
-def test_the_client_tells_of_429s_and_of_pauses_of_a_second_or_more(requests_mock, remaining, reset_in, told):
+def test_the_client_tells_of_429s_and_of_pauses_of_a_second_or_more(
+    requests_mock, monkeypatch, remaining, reset_in, told
+):
     api = "http://wootric.test"
     config = parse_config(
         {
@@ -167,11 +169,9 @@ def test_the_client_tells_of_429s_and_of_pauses_of_a_second_or_more(requests_moc
         }
     )
     fake = FakeTime()
+    monkeypatch.setattr(time, "sleep", fake.sleep)  # the CDK sleeps the waits
     client = WootricClient(
-        type(config)(**{**config.__dict__, "tuning": Tuning()}),
-        logging.getLogger("test"),
-        fake.sleep,
-        fake.clock,
+        type(config)(**{**config.__dict__, "tuning": Tuning()}), logging.getLogger("test"), fake.clock
     )
     waits: list[tuple[float, float | None]] = []
     client.on_wait = lambda seconds, reset_at: waits.append((seconds, reset_at))

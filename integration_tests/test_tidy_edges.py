@@ -96,7 +96,9 @@ def test_every_spool_file_is_closed_once_read_or_dropped(make_emulator, monkeypa
     output = cdk_read(SourceWootric(), config_for(emulator), both)
     assert not output.errors
     ids = [r.record.data["id"] for r in output.records if r.record.stream == "end_users"]
-    owners = {r.record.data["end_user_id"] for r in output.records if r.record.stream == "end_users_properties"}
+    owners = {
+        r.record.data["end_user_id"] for r in output.records if r.record.stream == "end_users_properties"
+    }
     assert sorted(ids) == sorted(u["id"] for u in emulator.end_users)
     assert owners == {u["id"] for u in emulator.end_users if u.get("properties")}
     assert len(opened) == 1 and opened[0].closed

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from datetime import timezone
 
 import requests
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.config import Credentials, config_error
 from source_wootric.errors import NOT_JSON, error_detail, json_body
@@ -60,6 +62,7 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
         self._refresh_token: str | None = None
         self._renew_at = 0.0
         self._grant: dict[str, str] = dict(credentials.form)  # the form of the next token request
+        self.refresh_failure: AirbyteTracedException | None = None
         super().__init__()
 
     # -- what the CDK asks -----------------------------------------------------------------------------
@@ -68,8 +71,15 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
         return self._token is None or self.clock() >= self._renew_at
 
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
-        """A fresh token and when to renew it (what `get_token_expiry_date` then reports)."""
-        self._renew()
+        """A fresh token and when to renew it (what `get_token_expiry_date` then reports). A renewal that fails
+        other than by refusing the credentials is kept in `refresh_failure`: after a 401 the CDK's HttpClient
+        logs it and retries with the old token, and the error handler reports it if that fails again."""
+        try:
+            self._renew()
+        except AirbyteTracedException as error:
+            self.refresh_failure = None if error.failure_type == FailureType.config_error else error
+            raise
+        self.refresh_failure = None
         assert self._token is not None
         return self._token, self.get_token_expiry_date()
 

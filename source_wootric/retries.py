@@ -11,6 +11,7 @@ fails the sync's remaining streams in seconds, not minutes each. The CDK's own c
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from urllib3.exceptions import NameResolutionError
 
@@ -45,6 +47,9 @@ CDK_EXTRA_SECOND = 1.0
 CDK_LEAST_BACKOFF = 1e-6
 OUT_OF_REACH = 10**9  # the CDK's max_retries / max_time: our per-cause budgets end retries first
 _BODY = "wootric_body"  # where the body decoded by the error handler waits for the stream's parse_response
+_TOKENS = re.compile(
+    r'"(?:access|refresh)_token"\s*:\s*"([^"]+)'
+)  # a token, or what a cut answer holds of it
 
 
 def decoded(response: requests.Response) -> Any:
@@ -136,6 +141,12 @@ class WootricErrorHandler(ErrorHandler):
             if not tries.renewed_token:
                 tries.renewed_token = True  # the token expired or was revoked: one fresh token, then give up
                 return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.config_error)
+            failed = client.authenticator.refresh_failure
+            if failed is not None:  # the CDK retried with the old token: the token endpoint is what failed
+                client.retries.done(request, succeeded=False)
+                return fail(failed)
+        if status == 200 and self.token:
+            register_token_secrets(response)
         if status == 200 and self.expect is not None:
             try:
                 body = decoded(response)
@@ -191,6 +202,13 @@ class WootricErrorHandler(ErrorHandler):
             internal_message=f"HTTP {status} for {url}{detail}",
             failure_type=FailureType.system_error,
         )
+
+
+def register_token_secrets(response: requests.Response) -> None:
+    """Registers the tokens of a token answer as secrets before the CDK logs its body (with --debug), even in
+    an answer cut short, which is retried but may hold a whole token."""
+    for token in _TOKENS.findall(response.text):
+        add_to_secrets(token)
 
 
 def retry(cause: str) -> ErrorResolution:
