@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
+import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read as cdk_read
@@ -181,3 +182,26 @@ def test_each_streams_state_is_applied_once_by_the_cdk(make_emulator, monkeypatc
     assert sorted(applied) == sorted(BOTH)
     ids = {r.record.data["id"] for r in output.records if r.record.stream == "end_users"}
     assert ids == {u["id"] for u in emulator.end_users if emulator.epoch(u["updated_at"]) > second}
+
+
+# -- the streams send through the account's session ----------------------------------------------------------
+def test_every_stream_sends_through_the_account_s_session_not_one_that_rereads_the_environment(
+    make_emulator, monkeypatch
+):
+    """HttpStream builds each stream an HttpClient whose session looks proxies up on every request; the streams
+    send through the account's session instead, which reads them once per host."""
+    emulator = make_emulator(dataset=DATASET)
+    looked_up: list[str] = []
+    for module in (requests.utils, requests.sessions):
+        original = module.get_environ_proxies
+        monkeypatch.setattr(
+            module,
+            "get_environ_proxies",
+            lambda url, *a, _o=original, **k: looked_up.append(url) or _o(url, *a, **k),
+        )
+    every_stream = CatalogBuilder()
+    for name in ("end_users", "responses", "segments", "nps_summary"):
+        every_stream = every_stream.with_stream(name, SyncMode.full_refresh)
+    output = cdk_read(SourceWootric(), config_for(emulator), every_stream.build())
+    assert not output.errors and len(output.records) > 0
+    assert emulator.requests("/v1/") > 10 and len(looked_up) == 1
