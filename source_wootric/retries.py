@@ -85,16 +85,13 @@ class Retries:
         self.logger = logger
         self.clock = clock
         self.outage_since: float | None = None
-        self._tries: dict[int, tuple[requests.PreparedRequest, Tries]] = {}
+        self._tries: dict[requests.PreparedRequest | None, Tries] = {}  # by request, until it is done
 
     def of(self, request: requests.PreparedRequest | None) -> Tries:
-        key = id(request)
-        if key not in self._tries or self._tries[key][0] is not request:
-            self._tries[key] = (request, Tries())  # type: ignore[assignment]
-        return self._tries[key][1]
+        return self._tries.setdefault(request, Tries())
 
     def done(self, request: requests.PreparedRequest | None, succeeded: bool) -> None:
-        self._tries.pop(id(request), None)
+        self._tries.pop(request, None)
         if succeeded:  # only a success ends an outage: a 401 does not prove that the token endpoint is back
             self.outage_since = None
 
