@@ -539,22 +539,3 @@ def test_rate_limit_headers_that_are_not_numbers_are_ignored(requests_mock):
     client, fake = make_client()
     assert client.get("end_users") == [{"id": 1}] and client.get("end_users") == [{"id": 1}]
     assert fake.slept == []
-
-
-def test_the_environment_s_proxies_are_read_once_per_host_not_per_request(requests_mock, monkeypatch):
-    """A requests.Session that trusts the environment (the CDK's HttpClient's own) looks proxies up on every
-    request (Session.merge_environment_settings), a tenth of the CPU a record costs."""
-    looked_up: list[str] = []
-    for module in (requests.utils, requests.sessions):
-        original = module.get_environ_proxies
-        monkeypatch.setattr(
-            module,
-            "get_environ_proxies",
-            lambda url, *a, _o=original, **k: looked_up.append(url) or _o(url, *a, **k),
-        )
-    requests_mock.post(TOKEN_URL, **token())
-    requests_mock.get(USERS_URL, json=[])
-    client, _ = make_client()
-    for _ in range(5):
-        client.get("end_users")
-    assert len(requests_mock.request_history) == 6 and len(looked_up) == 1
