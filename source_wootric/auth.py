@@ -136,6 +136,7 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
     def get_scopes(self) -> list[str]:
         return []
 
+    # Abstract in the CDK, read only by its own token request (`_make_handled_request`), which ours replaces.
     def get_access_token_name(self) -> str:
         return "access_token"
 

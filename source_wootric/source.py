@@ -1,4 +1,5 @@
-"""SourceWootric: the config becomes one shared client and context, which every stream receives."""
+"""SourceWootric: the config becomes one client (its OAuth2 authenticator, rate-limit budget and retry state) and
+one context, which every stream receives; each stream sends on HttpStream's loop with that authenticator."""
 
 from __future__ import annotations
 
@@ -115,6 +116,7 @@ class SourceWootric(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = parse_config(config)
         logger = logging.getLogger("airbyte")
+        # The config's OAuth2 authenticator is the client's (client.authenticator), every stream's HttpStream one.
         context = SyncContext(parsed, WootricClient(parsed, logger), logger)
         # Both end-user streams in the catalog: one read from the earlier start serves the two.
         both = len(self._end_user_starts) == len(END_USER_STREAMS)
