@@ -4,7 +4,7 @@ on the emulator's real pages (a profile by construction, without a profiler's ov
     .venv/bin/python -m bench.stages [--users 20000]
 
 Stages: the HTTP request (`requests`, as the floor loop and the connector send it), JSON decoding, the paging
-planner's reading of each record's seconds (`KeysetReader._row`), shaping into columns (`records.end_user`,
+planner's reading of each record's seconds (`KeysetReader.row`), shaping into columns (`records.end_user`,
 `records.response`), and the CDK's part: record -> AirbyteMessage, message -> JSON line (serpyco + orjson),
 record counts, and the write to stdout. The sum is compared with the slope measured by the benchmark.
 """
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             context, "responses", "responses", [Dimension("created", "created_at")], "created_at"
         ),
     }
-    t_rows = cpu(lambda: [None for stream, item in items if readers[stream]._row(item) is None])
+    t_rows = cpu(lambda: [None for stream, item in items if readers[stream].row(item) is None])
     shapers = {s: records.Shaper(s, lambda: timezone, logger) for s in ("end_users", "responses")}
     shape = {"end_users": records.end_user, "responses": records.response}
     t_shape = cpu(lambda: [None for stream, item in items if shape[stream](item, shapers[stream]) is None])

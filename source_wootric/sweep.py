@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 DAY = 86_400
@@ -33,7 +33,7 @@ class SweepState:
     news_since: int
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # its fields are numbers: no deep copy (the CDK asks for the state per record)
 
     @classmethod
     def from_json(cls, value: Any) -> SweepState | None:
