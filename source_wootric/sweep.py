@@ -33,7 +33,9 @@ class SweepState:
     news_since: int
 
     def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))  # its fields are numbers: no deep copy (the CDK asks for the state per record)
+        return dict(
+            vars(self)
+        )  # its fields are numbers: no deep copy (the CDK asks for the state per record)
 
     @classmethod
     def from_json(cls, value: Any) -> SweepState | None:
