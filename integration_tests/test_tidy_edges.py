@@ -102,6 +102,7 @@ def test_every_spool_file_is_closed_once_read_or_dropped(make_emulator, monkeypa
     }
     assert sorted(ids) == sorted(u["id"] for u in emulator.end_users)
     assert owners == {u["id"] for u in emulator.end_users if u.get("properties")}
+    assert sum(emulator.counters["/v1/end_users"].values()) > 0
     assert len(opened) == 1 and opened[0].closed
     assert sum(emulator.counters["/v1/end_users"].values()) > 0
 
