@@ -22,9 +22,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.auth import WootricAuthenticator
 from source_wootric.config import Tuning, WootricConfig, config_error
-from source_wootric.hosts import Host
+from source_wootric.hosts import REGION_HOSTS, Host
 from source_wootric.rate_limit import AccountBudget, OnWait
-from source_wootric.retries import Retries, WootricBackoff, WootricErrorHandler, decoded, region_hosts
+from source_wootric.retries import Retries, WootricBackoff, WootricErrorHandler, decoded
 
 USER_AGENT = "source-wootric (Airbyte)"
 
@@ -127,7 +127,8 @@ class WootricClient:
     def _where(self) -> str:
         if self.setting == "base_url":
             return "`base_url`"
-        return f"`region` (Wootric's hosts are {region_hosts()})"
+        hosts = ", ".join(region_host.name for region_host in REGION_HOSTS.values())
+        return f"`region` (Wootric's hosts are {hosts})"
 
     def unresolved_host(self, url: str) -> AirbyteTracedException:
         return config_error(

@@ -29,7 +29,6 @@ from urllib3.exceptions import NameResolutionError
 
 from source_wootric.config import Tuning, config_error
 from source_wootric.errors import NOT_JSON, error_detail, json_body
-from source_wootric.hosts import REGION_HOSTS
 from source_wootric.rate_limit import path_asked
 
 if TYPE_CHECKING:
@@ -315,10 +314,6 @@ def unresolved_name(error: BaseException) -> bool:
         linked = (*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__)
         pending.extend(link for link in linked if isinstance(link, BaseException))
     return False
-
-
-def region_hosts() -> str:
-    return ", ".join(region_host.name for region_host in REGION_HOSTS.values())
 
 
 def _count(number: int, noun: str) -> str:

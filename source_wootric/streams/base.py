@@ -209,7 +209,7 @@ class RangeRead:
 
     def __init__(self, reader: KeysetReader, low: int, high: int, request_budget: int | None = None):
         context = reader.context
-        self.reader, self.low, self.high = reader, low, high
+        self.reader, self.low = reader, low
         margin = context.config.tuning.clock_margin
         self.planner = Planner(
             reader.dimensions,
@@ -228,8 +228,12 @@ class RangeRead:
         self.records = 0  # emitted by the stream
         self.objects = 0  # API objects read, for the floor in the summary
         self.progress = Progress(reader.stream, low, high, self.client, context.logger)
-        self.request: Request | None = None
-        self.params = self.advance()
+        self.request: Request | None = None  # the request to send, None once the read ends
+        self.advance()
+
+    @property
+    def params(self) -> dict[str, Any] | None:
+        return self.request.params if self.request is not None else None
 
     @property
     def spent(self) -> int:
@@ -249,13 +253,11 @@ class RangeRead:
     def advance(self) -> dict[str, Any] | None:
         """The next request's params; None when the range is read (then its reports) or the budget is spent."""
         if self.request_budget is not None and self.spent >= self.request_budget:
-            self.cut_short = True
+            self.cut_short, self.request = True, None
             return None
         self.request = self.planner.next_request()
         if self.request is None:
             self.reader.report(self.planner)
-            return None
-        self.params = self.request.params
         return self.params
 
 
@@ -445,7 +447,7 @@ class KeysetStream(WootricStream, ABC):
     def request_params(self, stream_state: Any, stream_slice: Any = None, next_page_token: Any = None) -> Any:
         """The request the planner plans next: the range's first, then each that next_page_token announced."""
         assert self._range is not None
-        return next_page_token or self._range.params
+        return self._range.params
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         assert self._range is not None

@@ -64,11 +64,16 @@ class EmailSendSources(WootricStream):
     expect = dict
     not_found_ok = True
 
+    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
+        """One slice, one request; the summary once it is read (its retries counted)."""
+        requests_before = self.context.client.total_requests
+        yield {}
+        self.summary(self.records_read, requests_before)
+
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         if response.status_code == 404:
             self.not_served(response)
             return
-        requests_before = self.context.client.total_requests - 1  # this answer's request
         for source_type, items in decoded(response).items():
             if source_type not in KNOWN_SOURCE_LISTS:
                 self.logger.warning(
@@ -80,7 +85,6 @@ class EmailSendSources(WootricStream):
                 if raw := self.shape.mapping(source_type, item):
                     self.records_read += 1
                     yield records.email_send_source(raw, source_type, self.shape)
-        self.summary(self.records_read, requests_before)
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         return None  # one answer holds them all
