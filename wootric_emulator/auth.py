@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 import secrets
 import threading
-import time
 from dataclasses import dataclass
+
+from .clock import SystemClock
 
 INVALID_CLIENT = (
     "Client authentication failed due to unknown client, no client authentication included, or "
@@ -39,13 +41,31 @@ class OAuthError(Exception):
 
 
 class TokenStore:
-    """Random bearer tokens that expire after ``ttl`` seconds and can be revoked all at once."""
+    """Random bearer tokens that expire after ``ttl`` seconds and can be revoked all at once.
 
-    def __init__(self, creds: Credentials, ttl: int = 7200, real_errors: bool = False):
+    Tokens can also stop working before ``expires_in`` says, as Doorkeeper's do: ``revoke_every`` seconds the
+    account's other integration obtains a token with the same credentials, which revokes every earlier one;
+    ``token_uses``: each token stops working after serving that many data requests."""
+
+    def __init__(
+        self,
+        creds: Credentials,
+        ttl: int = 7200,
+        real_errors: bool = False,
+        *,
+        clock=None,
+        revoke_every: float | None = None,
+        token_uses: int | None = None,
+    ):
         self.creds, self.ttl = creds, ttl
         self.real_errors = real_errors  # a wrong account_token is 404 "Not found", as the real API says
+        self.clock = clock or SystemClock()
+        self.revoke_every, self.token_uses = revoke_every, token_uses
+        self._revoked_at = self.clock.time()  # tokens issued before then were replaced by the other client's
         self._lock = threading.Lock()
         self._access: dict[str, tuple[str, float]] = {}  # token -> (holder, expires_at)
+        self._issued_at: dict[str, float] = {}
+        self._uses: dict[str, int] = {}  # data requests each token has served
         self._refresh: dict[str, str] = {}  # refresh token -> holder
         self._issued: list[str] = []  # every access and refresh token ever handed out, revoked ones too
 
@@ -93,7 +113,7 @@ class TokenStore:
         raise OAuthError(400, "unsupported_grant_type", f"The grant type {grant_type!r} is not supported.")
 
     def _issue(self, holder: str, refresh: bool) -> dict:
-        now = time.time()
+        now = self.clock.time()
         token = secrets.token_hex(32)
         answer = {
             "access_token": token,
@@ -104,6 +124,7 @@ class TokenStore:
         }
         with self._lock:
             self._access[token] = (holder, now + self.ttl)
+            self._issued_at[token] = now
             self._issued.append(token)
             if refresh:
                 rt = secrets.token_hex(32)
@@ -118,41 +139,103 @@ class TokenStore:
             return list(self._issued)
 
     def holder(self, token: str) -> str | None:
-        """The holder of a valid access token, None for unknown, expired or revoked tokens."""
+        """The holder of a valid access token, None for unknown, expired or revoked tokens. Each call is a data
+        request the token serves."""
+        now = self.clock.time()
         with self._lock:
+            if self.revoke_every:
+                replaced = now - (now - self._revoked_at) % self.revoke_every  # the other client's last token
+                for old in [t for t, issued in self._issued_at.items() if issued < replaced]:
+                    self._forget(old)
             entry = self._access.get(token)
             if entry is None:
                 return None
-            if time.time() >= entry[1]:
-                del self._access[token]
+            if now >= entry[1] or (
+                self.token_uses is not None and self._uses.get(token, 0) >= self.token_uses
+            ):
+                self._forget(token)
                 return None
+            self._uses[token] = self._uses.get(token, 0) + 1
             return entry[0]
+
+    def _forget(self, token: str) -> None:
+        self._access.pop(token, None)
+        self._issued_at.pop(token, None)
+        self._uses.pop(token, None)
 
     def revoke_all(self) -> None:
         with self._lock:
             self._access.clear()
+            self._issued_at.clear()
+            self._uses.clear()
             self._refresh.clear()
 
 
 class RateLimiter:
     """``limit`` requests per ``window`` seconds per token holder, in fixed windows that start at the
-    holder's first request after the previous window ended."""
+    holder's first request after the previous window ended.
 
-    def __init__(self, limit: int, window: float):
+    The account's other client (its SDKs, another integration) spends the same limit:
+    ``other_client=(burst, every)``: it sends ``burst`` requests at once about every ``every`` seconds (drawn
+    from ``seed``); ``busy_spells=(every, length)``: every ``every`` seconds (the first a third of the way in)
+    it runs a bulk job for ``length`` seconds that uses up every window. A window it fills answers the
+    holder's next request with a 429."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock=None,
+        other_client: tuple[int, float] | None = None,
+        busy_spells: tuple[float, float] | None = None,
+        seed: int = 0,
+    ):
         if limit < 1 or window <= 0:
             raise ValueError("rate_limit must be (limit >= 1, window_seconds > 0)")
         self.limit, self.window = int(limit), float(window)
+        self.clock = clock or SystemClock()
+        self.other_client, self.busy_spells = other_client, busy_spells
+        self._rng = random.Random(seed)
+        self._started = self.clock.time()
+        self._next_burst = self._burst_after(self._started)
+        self.other_requests = 0  # sent by the other client, refused ones included
         self._lock = threading.Lock()
         self._windows: dict[str, list[float]] = {}  # holder -> [window_start, count]
 
+    def _burst_after(self, moment: float) -> float | None:
+        if self.other_client is None:
+            return None
+        return moment + self.other_client[1] * self._rng.uniform(0.5, 1.5)
+
+    def _busy(self, moment: float) -> bool:
+        if self.busy_spells is None:
+            return False
+        every, length = self.busy_spells
+        since_first = moment - self._started - every / 3
+        return since_first >= 0 and since_first % every < length
+
+    def _count(self, holder: str, moment: float, requests: int) -> list[float]:
+        w = self._windows.get(holder)
+        if w is None or moment >= w[0] + self.window:
+            w = self._windows[holder] = [moment, 0]
+        w[1] += requests
+        return w
+
     def hit(self, holder: str) -> tuple[bool, dict[str, str]]:
         """Count one request; returns (allowed, X-Rate-Limit-* headers)."""
-        now = time.time()
+        now = self.clock.time()
         with self._lock:
-            w = self._windows.get(holder)
-            if w is None or now >= w[0] + self.window:
-                w = self._windows[holder] = [now, 0]
-            w[1] += 1
+            while self._next_burst is not None and self._next_burst <= now:
+                assert self.other_client is not None
+                self._count(holder, self._next_burst, self.other_client[0])
+                self.other_requests += self.other_client[0]
+                self._next_burst = self._burst_after(self._next_burst)
+            if self._busy(now):
+                w = self._count(holder, now, 0)
+                self.other_requests += max(0, self.limit - int(w[1]))
+                w[1] = max(w[1], self.limit)
+            w = self._count(holder, now, 1)
             count, end = w[1], w[0] + self.window
         headers = {
             "X-Rate-Limit-Limit": str(self.limit),

@@ -12,12 +12,12 @@ import hashlib
 import json
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from .clock import SystemClock
 from .store import Rec, Table, dumps
 from .timefmt import ISO, LEGACY, OFFSET, TimeFormatter, parse_when, utc_day_start
 
@@ -243,13 +243,14 @@ class UniqueSeconds:
 class Dataset:
     """The account's data with its indexes.  All access from the server goes through ``lock``."""
 
-    def __init__(self, spec: DatasetSpec, fmt: TimeFormatter, compat: str | None, now: float | None = None):
+    def __init__(self, spec: DatasetSpec, fmt: TimeFormatter, compat: str | None, clock=None):
         if compat not in (None, COMPAT_SINGER_TAP):
             raise ValueError(f"unknown compat mode {compat!r}")
         self.spec, self.fmt, self.compat = spec, fmt, compat
+        self.clock = clock or SystemClock()
         self.lock = threading.RLock()
         self.version = 0
-        now = time.time() if now is None else now
+        now = self.clock.time()
         self.start = parse_when(spec.start)
         self.end = utc_day_start(int(now)) - DAY if spec.end is None else parse_when(spec.end)
         if self.end <= self.start:
@@ -427,7 +428,7 @@ class Dataset:
     # -------------------------------------------------------------------------------- changes
     def update_users(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
         """``n`` existing users get ``updated_at = at`` (default now) and changed properties."""
-        at = int(time.time()) if at is None else int(at)
+        at = int(self.clock.time()) if at is None else int(at)
         with self.lock:
             rng = random.Random(f"update:{seed}:{self.version}")
             ids = sorted(self.users.by_id)
@@ -449,7 +450,7 @@ class Dataset:
         return chosen
 
     def add_users(self, n: int, *, at: int | None = None) -> list[int]:
-        at = int(time.time()) if at is None else int(at)
+        at = int(self.clock.time()) if at is None else int(at)
         with self.lock:
             rng = random.Random(f"add:{self.version}")
             next_id = max(self.users.by_id, default=1000) + 1
@@ -469,7 +470,7 @@ class Dataset:
 
     def edit_responses(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
         """``n`` responses get new tags and notes and ``updated_at = at``; ``created_at`` stays."""
-        at = int(time.time()) if at is None else int(at)
+        at = int(self.clock.time()) if at is None else int(at)
         with self.lock:
             rng = random.Random(f"edit:{seed}:{self.version}")
             ids = sorted(self.responses.by_id)
@@ -495,7 +496,7 @@ class Dataset:
         too) under a new id, ``created_at`` as given and ``updated_at`` the time of writing."""
         if kind not in ("responses", "declines"):
             raise ValueError(f"add_backdated: kind must be responses or declines, not {kind!r}")
-        at = int(time.time()) if at is None else int(at)
+        at = int(self.clock.time()) if at is None else int(at)
         created_at = int(created_at)
         with self.lock:
             table = self.responses if kind == "responses" else self.declines

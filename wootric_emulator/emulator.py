@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
 from .auth import Credentials, RateLimiter, TokenStore
 from .behaviours import Behaviours
+from .clock import SharedClock, SystemClock
 from .data import COMPAT_SINGER_TAP, Dataset, DatasetSpec
 from .faults import Fault, FaultPlan
-from .regions import API_PREFIXES, check_region, default_account_token
-from .server import App, HttpServer
+from .regions import API_PREFIXES, SHAPES, check_region, default_account_token
+from .server import App, HttpServer, Latency
 from .timefmt import TimeFormatter
 
 if TYPE_CHECKING:
@@ -22,10 +24,14 @@ if TYPE_CHECKING:
 class Emulator:
     """A Wootric API stand-in.  ``start()`` serves it and returns the base URL; also a context manager.
 
-    The keywords from ``page_cap`` on switch on behaviours of the real API that depart from its reference
-    (see README.md); all are off by default.  ``region`` makes the account live in that region among
-    Wootric's three hosts, which ``proxy=True`` serves through an HTTPS proxy on loopback
-    (``proxy_url``, ``ca_bundle_path``, ``proxy_env()``).
+    The keywords from ``page_cap`` to ``api_prefix`` switch on behaviours of the real API that depart from its
+    reference (see README.md); all are off by default.  ``region`` makes the account live in that region among
+    Wootric's hosts (see regions.py: ``shapes`` says which of the region's two hosts serve it, and
+    ``absent_host`` what the other one does), which ``proxy=True`` serves through an HTTPS proxy on loopback
+    (``proxy_url``, ``ca_bundle_path``, ``proxy_env()``).  The keywords from ``clock`` on play Wootric at its
+    real pace: ``clock`` (a ``SharedClock`` that connector processes read too), ``latency`` (seconds per
+    answer, drawn from ``(low, high)``), ``other_client`` and ``busy_spells`` (see ``RateLimiter``),
+    ``revoke_every`` and ``token_uses`` (see ``TokenStore``), all drawn from ``pace_seed``.
     """
 
     def __init__(
@@ -52,12 +58,21 @@ class Emulator:
         real_errors: bool = False,
         ties_shuffled: bool = False,
         region: str | None = None,
+        shapes: tuple[str, ...] = SHAPES,
+        absent_host: str = "unresolved",
         proxy: bool = False,
         api_prefix: str | None = None,
+        clock: SystemClock | SharedClock | None = None,
+        latency: tuple[float, float] | None = None,
+        other_client: tuple[int, float] | None = None,
+        busy_spells: tuple[float, float] | None = None,
+        revoke_every: float | None = None,
+        token_uses: int | None = None,
+        pace_seed: int = 0,
     ):
         if compat == COMPAT_SINGER_TAP and rate_limit is not None:
             raise ValueError("compat='singer-tap' serves without a rate limit")
-        check_region(region)
+        check_region(region, shapes, absent_host)
         if proxy and region is None:
             raise ValueError("proxy=True plays Wootric's regional hosts: give the account a region")
         if api_prefix is not None and api_prefix not in API_PREFIXES:
@@ -68,13 +83,33 @@ class Emulator:
         self.compat = compat
         self.account_timezone = account_timezone
         self.region = region
+        self.clock = clock or SystemClock()
         self.fmt = TimeFormatter(account_timezone, legacy_at_folds=self.spec.legacy_at_folds)
-        self.data = Dataset(self.spec, self.fmt, compat)
+        self.data = Dataset(self.spec, self.fmt, compat, self.clock)
         if account_token is None:
             account_token = default_account_token(region)
         self.credentials = Credentials(client_id, client_secret, username, password, account_token)
-        self.tokens = TokenStore(self.credentials, token_ttl, real_errors=real_errors)
-        self.limiter = RateLimiter(*rate_limit) if rate_limit is not None else None
+        self.tokens = TokenStore(
+            self.credentials,
+            token_ttl,
+            real_errors=real_errors,
+            clock=self.clock,
+            revoke_every=revoke_every,
+            token_uses=token_uses,
+        )
+        if (other_client or busy_spells) and rate_limit is None:
+            raise ValueError("the other client spends the account's rate limit: give a rate_limit")
+        self.limiter = (
+            RateLimiter(
+                *rate_limit,
+                clock=self.clock,
+                other_client=other_client,
+                busy_spells=busy_spells,
+                seed=pace_seed,
+            )
+            if rate_limit is not None
+            else None
+        )
         self._plan = FaultPlan(list(faults), fault_seed)
         self.behaviours = Behaviours(
             page_cap=page_cap,
@@ -84,7 +119,21 @@ class Emulator:
             real_errors=real_errors,
             ties_shuffled=ties_shuffled,
         )
-        self.app = App(self.data, self.tokens, self.limiter, self._plan, self.behaviours, region, api_prefix)
+        pace = Latency(*latency, seed=pace_seed) if latency is not None else None
+        self.app = App(
+            self.data,
+            self.tokens,
+            self.limiter,
+            self._plan,
+            self.behaviours,
+            region,
+            api_prefix,
+            pace,
+            shapes,
+            absent_host,
+        )
+        # The "down" fault: the server stops from another thread, so that the request that asked it is answered.
+        self.app.on_down = lambda: threading.Thread(target=self.stop, daemon=True).start()
         self.host, self.port = host, port
         self.with_proxy = proxy
         self._http: HttpServer | None = None

@@ -12,6 +12,7 @@ KINDS = (
     "503",  # HTTP 503 with an HTML body
     "429",  # HTTP 429 rate limited (X-Rate-Limit-* headers unless reset_header=False)
     "reset",  # the socket is closed (RST) without an answer; counted as status 0
+    "down",  # as reset, and the server stops listening: connections are refused until it is started again
     "truncated",  # HTTP 200 whose JSON body is cut in the middle (Content-Length matches the cut body)
     "not_json",  # HTTP 200 with an HTML body
     "slow",  # sleep ``seconds`` (default 2) and then answer normally

@@ -14,7 +14,6 @@ import socketserver
 import ssl
 import threading
 
-from .regions import REGION_OF_HOST
 from .server import App, HttpServer, handler_for_host
 from .tls import CertificateAuthority
 
@@ -38,7 +37,9 @@ class _ConnectHandler(socketserver.BaseRequestHandler):
         target = words[1] if len(words) == 3 and words[0].upper() == "CONNECT" else "?"
         host, _, port = target.rpartition(":")
         host = host.lower()
-        if host not in REGION_OF_HOST or port != "443":
+        if (
+            not proxy.app.resolves(host) or port != "443"
+        ):  # as a proxy answers for a name that does not resolve
             proxy.app.count_connect(target, 502)
             sock.sendall(_REFUSED)
             return

@@ -1,35 +1,49 @@
-"""Wootric's regional hosts, as its own SDKs use them, and what a host of another region answers.
+"""Wootric's regional hosts, in both shapes seen in public, and what a host answers for an account that does
+not live there.
 
-The account lives in one region.  A request to another region's host meets no such account: its token
-request fails (401 ``invalid_client`` for client credentials, 404 ``Not found`` when an
-``account_token`` names the account) and its data requests are 401.
+Each region has two hosts: the API reference's (`api.wootric.com`, and `.eu` / `.au` for the EU and AU
+instances, data under `/v1`) and its SDKs' (`app.wootric.com`, `.eu`, `.au`, data under `/api/v1`). No public
+artifact shows which of the two serves an EU or AU account's list endpoints, so the account's region serves
+the data on both, or on one shape only (``shapes``); the other host of its region then does not resolve, or
+answers every path with a web page (HTTP 404, not JSON). The account lives in one region: a host of another
+region meets no such account: its token request fails (401 ``invalid_client`` for client credentials, 404
+``Not found`` when an ``account_token`` names the account) and its data requests are 401.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+SHAPES = ("reference", "sdk")
+ABSENT_HOST = ("unresolved", "html404")
+
 
 @dataclass(frozen=True)
 class Region:
     name: str
     host: str
+    shape: str  # reference or sdk
     api_prefixes: tuple[str, ...]  # where the data lives on that host; the token is at /oauth/token
 
 
-REGIONS: dict[str, Region] = {
-    # The reference documents /v1 on the US host; Wootric's SDKs reach the same API there as /api/v1.
-    "us": Region("us", "api.wootric.com", ("/v1", "/api/v1")),
-    "eu": Region("eu", "app.wootric.eu", ("/api/v1",)),
-    "au": Region("au", "app.wootric.au", ("/api/v1",)),
+REGIONS: dict[str, tuple[Region, Region]] = {
+    name: (
+        Region(name, f"api.wootric.{tld}", "reference", ("/v1",)),
+        Region(name, f"app.wootric.{tld}", "sdk", ("/api/v1",)),
+    )
+    for name, tld in (("us", "com"), ("eu", "eu"), ("au", "au"))
 }
-REGION_OF_HOST: dict[str, Region] = {r.host: r for r in REGIONS.values()}
+REGION_OF_HOST: dict[str, Region] = {r.host: r for pair in REGIONS.values() for r in pair}
 API_PREFIXES = ("/v1", "/api/v1")
 
 
-def check_region(name: str | None) -> None:
+def check_region(name: str | None, shapes: tuple[str, ...], absent_host: str) -> None:
     if name is not None and name not in REGIONS:
         raise ValueError(f"region must be one of {sorted(REGIONS)} or None, not {name!r}")
+    if not shapes or set(shapes) - set(SHAPES):
+        raise ValueError(f"shapes must name one or both of {SHAPES}, not {shapes!r}")
+    if absent_host not in ABSENT_HOST:
+        raise ValueError(f"absent_host must be one of {ABSENT_HOST}, not {absent_host!r}")
 
 
 def default_account_token(region: str | None) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import random
 import re
 import socket
 import struct
 import threading
-import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from email.utils import formatdate
 from http import HTTPStatus
@@ -22,7 +23,7 @@ from .auth import INVALID_CLIENT, INVALID_GRANT, OAuthError, RateLimiter, TokenS
 from .behaviours import Behaviours
 from .data import Dataset
 from .faults import Fault, FaultPlan
-from .regions import REGION_OF_HOST, canonical_path
+from .regions import REGION_OF_HOST, SHAPES, canonical_path
 from .store import dumps, page_of, shuffle_ties
 
 MAX_PAGE = 30
@@ -56,6 +57,25 @@ _NOT_JSON_HTML = (
     "<!DOCTYPE html><html><head><title>Wootric - Maintenance</title></head><body><h1>We'll be back soon"
     "</h1><p>Wootric is down for scheduled maintenance.</p></body></html>"
 )
+
+
+class Latency:
+    """How long Wootric takes to answer: a time drawn evenly from ``low``..``high`` seconds per request, in
+    the order requests arrive (deterministic for a seed when they come one at a time)."""
+
+    def __init__(self, low: float, high: float, seed: int = 0):
+        if not 0 <= low <= high:
+            raise ValueError("latency must be (low, high) seconds with 0 <= low <= high")
+        self.low, self.high = low, high
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def next(self) -> float:
+        with self._lock:
+            return self._rng.uniform(self.low, self.high)
+
+
+_WEB_PAGE_HTML = "<!DOCTYPE html><html><head><title>Page not found</title></head><body></body></html>"
 
 
 class ApiError(Exception):
@@ -117,10 +137,17 @@ class App:
         behaviours: Behaviours | None = None,
         region: str | None = None,
         api_prefix: str | None = None,
+        latency: Latency | None = None,
+        shapes: tuple[str, ...] = SHAPES,
+        absent_host: str = "unresolved",
     ):
         self.ds, self.tokens, self.limiter, self.plan = ds, tokens, limiter, plan
+        self.clock = ds.clock
+        self.latency = latency
+        self.on_down: Callable[[], None] | None = None  # stops the server: the "down" fault
         self.behaviours = behaviours or Behaviours()
         self.region = region
+        self.shapes, self.absent_host = shapes, absent_host
         self.loopback_prefixes = ("/v1",) if api_prefix in (None, "/v1") else ("/v1", api_prefix)
         self._counts_lock = threading.Lock()
         self.counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -173,6 +200,8 @@ class App:
                 return self.control(method, path, query, body), None
             except ApiError as exc:
                 return errors_answer(exc.status, exc.message), None
+        if self.latency is not None:
+            self.clock.sleep(self.latency.next())
         fault = self.plan.pick(path)
         answer = self._with_fault(fault, method, path, query, headers, body, host)
         return answer, fault
@@ -192,12 +221,14 @@ class App:
                 hdrs = {
                     "X-Rate-Limit-Limit": str(limit),
                     "X-Rate-Limit-Remaining": "0",
-                    "X-Rate-Limit-Reset": str(int(time.time()) + 1),
+                    "X-Rate-Limit-Reset": str(int(self.clock.time()) + 1),
                 }
             return errors_answer(429, "rate limit exceeded", hdrs)
-        if kind == "reset":
+        if kind in ("reset", "down"):
             answer = Answer(0)
             answer.reset = True
+            if kind == "down" and self.on_down is not None:
+                self.on_down()
             return answer
         if kind == "not_json":
             return Answer(200, _NOT_JSON_HTML.encode(), HTML)
@@ -205,7 +236,7 @@ class App:
             self.tokens.revoke_all()
             return json_answer(401, {"error": "The access token was revoked"})
         if kind == "slow":
-            time.sleep(2.0 if fault.seconds is None else fault.seconds)
+            self.clock.sleep(2.0 if fault.seconds is None else fault.seconds)
         if kind == "update_users":
             self.ds.update_users(fault.users, seed=fault.seen)
         answer = self.route(method, path, query, headers, body, host)
@@ -214,8 +245,18 @@ class App:
         return answer
 
     # ------------------------------------------------------------------------ routing
+    def absent(self, host: str) -> bool:
+        """A host of the account's region whose shape does not serve the account."""
+        region = REGION_OF_HOST[host]
+        return region.name == self.region and region.shape not in self.shapes
+
+    def resolves(self, host: str) -> bool:
+        return host in REGION_OF_HOST and not (self.absent(host) and self.absent_host == "unresolved")
+
     def route(self, method, path, query, headers, body, host=None) -> Answer:
         region = REGION_OF_HOST.get(host) if host is not None else None
+        if region is not None and self.absent(region.host):  # a web site, not the API
+            return Answer(404, _WEB_PAGE_HTML.encode(), HTML)
         foreign = region is not None and region.name != self.region
         if path == "/oauth/token":
             if method != "POST":
@@ -400,7 +441,7 @@ class App:
     def _date_range(self, query: dict, start_key: str, end_key: str) -> tuple[date, date]:
         start, end = query.get(start_key), query.get(end_key)
         if start is None and end is None:
-            return self.ds.fmt.last_month()
+            return self.ds.fmt.last_month(self.clock.time())
         if start is None or end is None:
             missing = start_key if start is None else end_key
             raise ApiError(400, f"{missing} does not have a valid value", missing)
