@@ -90,10 +90,11 @@ def run(
     env: dict[str, str] | None = None,
     timeout: float = 600,
     command: str = COMMAND,
+    tuning: dict[str, str] = TEST_ENV,
     **files: Any,
 ) -> Output:
     """`source-wootric <args>` (another install's with `command`), where `--config config` etc. name JSON
-    files written from `files`."""
+    files written from `files`; `tuning={}` runs it with its production settings."""
     argv = [command]
     for arg in args:
         if arg in files:
@@ -107,7 +108,7 @@ def run(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **TEST_ENV, **(env or {})},
+        env={**os.environ, **tuning, **(env or {})},
         check=False,
     )
     return Output(done.returncode, done.stdout, done.stderr)

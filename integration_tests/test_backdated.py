@@ -30,7 +30,7 @@ DATA_START = "2023-06-01"
 SURVEY_STREAMS = ("responses", "declines")
 SWEEP_LOG = re.compile(r"^(responses|declines): sweep re-read .*?, \d+ records, (\d+) requests")
 LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
-DONE_LOG = re.compile(r"^(responses|declines): done, \d+ records, (\d+) requests")
+DONE_LOG = re.compile(r"^(responses|declines): read \S+\.\.\S+: \d+ records, (\d+) requests")
 LIST_ENDPOINTS = ("end_users", "responses", "declines")
 
 

@@ -20,6 +20,7 @@ import pytest
 from integration_tests.connector import Output, catalog
 from integration_tests.guarded import guarded_config, guarded_emulator, run_guarded
 from wootric_emulator import DatasetSpec, Fault
+from wootric_emulator.clock import SharedClock
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,16 +204,23 @@ def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emu
 
 @pytest.mark.parametrize("auth", ["client_credentials", "password"])
 def test_tokens_that_expire_during_the_sync_are_renewed(make_emulator, tmp_path, auth):
-    # Tokens live 1 s and a rate limit stretches the sync over several seconds: renewed as they near their
-    # end. One answer takes 1.5 s, so its token expires while the API works on it: a 401, then a new token.
-    faults = [Fault("slow", path_prefix="/v1/end_users", seconds=1.5, after=3)]
+    # On a simulated clock (see test_production_pace.py): tokens live a minute and the rate limit stretches
+    # the sync over several: renewed as they near their end. End users take 20 s an answer, so a token expires while
+    # the API works on one: a 401, then a new token.
+    clock = SharedClock(tmp_path / "clock", start=time.time())
+    faults = [Fault("slow", path_prefix="/v1/end_users", seconds=20, after=3, times=-1)]
     emulator = guarded_emulator(
-        make_emulator, dataset=DatasetSpec(seed=33, **DATASET), token_ttl=1, rate_limit=(10, 1), faults=faults
+        make_emulator,
+        dataset=DatasetSpec(seed=33, **DATASET),
+        token_ttl=60,
+        rate_limit=(10, 60),
+        latency=(0.2, 0.5),
+        clock=clock,
+        faults=faults,
     )
     started = time.monotonic()
-    out = read(
-        emulator, tmp_path, auth=auth, env={"WOOTRIC_READ_TIMEOUT": "10", "WOOTRIC_RATE_LIMIT_WAIT": "3"}
-    )
+    production = {"WOOTRIC_RATE_LIMIT_WAIT": "60", "WOOTRIC_BACKOFF_BASE": "2", "WOOTRIC_READ_TIMEOUT": "60"}
+    out = read(emulator, tmp_path, auth=auth, env={**clock.env(), **production})
     summary(f"token expiry ({auth})", emulator, started, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
@@ -316,5 +324,7 @@ def test_check_answers_an_outage_after_two_retries_where_a_sync_would_retry_long
         make_emulator, dataset={"users": 10, "end": "2025-01-01"}, faults=[Fault("503", times=-1)]
     )
     out = run_guarded(["check", "--config", "config"], tmp_path, emulator, config=guarded_config(emulator))
-    assert [e["failure_type"] for e in out.errors][:1] == ["transient_error"]
+    statuses = out.of_type("CONNECTION_STATUS")  # one, FAILED, with the outage's message; exit 0
+    assert out.returncode == 0 and [s["connectionStatus"]["status"] for s in statuses] == ["FAILED"]
+    assert "HTTP 503" in statuses[0]["connectionStatus"]["message"]
     assert emulator.counters["/v1/end_users"] == {503: 3}  # the try and two retries; a sync makes nine

@@ -11,24 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timezone
 
 import requests
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.config import Credentials, config_error
+from source_wootric.config import Credentials, config_error, transient_error
 from source_wootric.errors import NOT_JSON, error_detail, json_body
-from source_wootric.hosts import Host, HostPlan, token_region
+from source_wootric.hosts import Host, HostPlan, HostUnreachable, token_region
 
 # Seconds: a token this close to expiring is renewed before it is used; a tenth of its life for short-lived
 # tokens, which would otherwise be renewed before every request.
 RENEW_BEFORE_EXPIRY = 300
 DEFAULT_LIFETIME = 7200
+RENEWALS_PER_ANSWERS = 10  # a token refused after it served is renewed, at most once per this many answers
 
 # Sends the token request: (url, query, form) -> response, with the client's timeouts and retries.
 PostForm = Callable[[str, dict[str, str], dict[str, str]], requests.Response]
@@ -61,8 +62,12 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
         self._token: str | None = None
         self._refresh_token: str | None = None
         self._renew_at = 0.0
+        self._expires_at = 0.0
         self._grant: dict[str, str] = dict(credentials.form)  # the form of the next token request
-        self.refresh_failure: AirbyteTracedException | None = None
+        self.served = 0  # data answers the current token was accepted for
+        self.answers = 0  # data answers any token was accepted for in this sync
+        self.revocations = 0
+        self.waited: Counter[str] = Counter()  # seconds spent obtaining tokens, under "token"
         super().__init__()
 
     # -- what the CDK asks -----------------------------------------------------------------------------
@@ -71,17 +76,52 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
         return self._token is None or self.clock() >= self._renew_at
 
     def refresh_access_token(self) -> tuple[str, AirbyteDateTime]:
-        """A fresh token and when to renew it (what `get_token_expiry_date` then reports). A renewal that fails
-        other than by refusing the credentials is kept in `refresh_failure`: after a 401 the CDK's HttpClient
-        logs it and retries with the old token, and the error handler reports it if that fails again."""
+        """A fresh token and when to renew it (what `get_token_expiry_date` then reports)."""
+        started = self.clock()
         try:
             self._renew()
-        except AirbyteTracedException as error:
-            self.refresh_failure = None if error.failure_type == FailureType.config_error else error
-            raise
-        self.refresh_failure = None
+        finally:
+            self.waited["token"] += self.clock() - started
         assert self._token is not None
         return self._token, self.get_token_expiry_date()
+
+    # -- tokens that stop working early ----------------------------------------------------------------
+    def accepted(self) -> None:
+        """A data request got an answer other than 401: the token in use works."""
+        self.served += 1
+        self.answers += 1
+
+    def rejected(self) -> AirbyteTracedException | None:
+        """After a 401 on a data request: None when a new token is due (the current one is dropped, so the
+        retry signs with a new one), else the error that ends the stream.
+
+        Doorkeeper revokes a token when the same credentials obtain another, and tokens may expire before
+        `expires_in`: a token refused after it served is renewed, as often as that happens, up to one renewal
+        per RENEWALS_PER_ANSWERS data answers. A token refused on its first use means the credentials no longer
+        reach the data."""
+        if self.clock() >= self._expires_at:  # it lived as long as Wootric said: not a revocation
+            self.logger.info("The access token expired while a request was on its way; renewing it.")
+            self._token = None
+            return None
+        if self.served == 0:
+            return config_error(
+                "Wootric refused a freshly issued access token (HTTP 401): the API user may have lost access "
+                "to the account; check `credentials` and `region`."
+            )
+        self.revocations += 1
+        if self.revocations > 1 + self.answers / RENEWALS_PER_ANSWERS:
+            return transient_error(
+                f"Wootric revoked {self.revocations} access tokens in {self.answers} data requests (one every "
+                f"{self.answers / self.revocations:.1f}), more often than one in {RENEWALS_PER_ANSWERS}: another "
+                "client is probably obtaining tokens with the same credentials. Give each integration its own "
+                "API credentials; the next sync resumes from the last state."
+            )
+        self.logger.info(
+            f"Wootric refused the access token after it served {self.served} requests (revoked or expired "
+            f"early); renewing it ({self.revocations} renewal(s) in {self.answers} data requests)."
+        )
+        self._token = None
+        return None
 
     @property
     def access_token(self) -> str:
@@ -167,31 +207,52 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
             raise self._rejection(self._host, response, [])
 
     def _find_host(self) -> None:
-        refused: list[tuple[Host, requests.Response]] = []
+        """The first host of the plan that accepts the credentials. A host that cannot be reached, or answers
+        with a web page rather than Wootric's API, or says the account is not there (401, 404), is passed over
+        for the next; any other refusal ends the search."""
+        refused: list[tuple[Host, requests.Response]] = []  # by Wootric's API
+        passed: list[str] = []  # every host passed over, and why
         for host in self.plan.hosts:
-            response = self._post(host, dict(self.credentials.form))
+            try:
+                response = self._post(host, dict(self.credentials.form))
+            except HostUnreachable as unreachable:
+                passed.append(f"{host.name} {unreachable.reason}")
+                continue
             if response.status_code == 200:
                 self._host = host
-                self._log_region(host, [refused_host for refused_host, _ in refused])
+                self._log_region(host, [refused_host for refused_host, _ in refused], passed)
                 return
+            if response.status_code == 404 and json_body(response) is NOT_JSON:
+                passed.append(f"{host.name} answered HTTP 404 with a web page, not Wootric's API")
+                continue
             refused.append((host, response))
+            passed.append(f"{host.name} refused the credentials (HTTP {response.status_code})")
             if response.status_code not in NOT_THIS_REGION:
                 break
+        if not refused:
+            where = (
+                "`base_url` (scheme://host[/prefix], without /v1)"
+                if self.plan.setting == "base_url"
+                else "`region`, and this machine's network"
+            )
+            raise config_error(f"No Wootric API answered: {'; '.join(passed)}: check {where}.")
         first_host, first_answer = refused[0]
-        raise self._rejection(first_host, first_answer, [host for host, _ in refused[1:]])
+        raise self._rejection(first_host, first_answer, passed)
 
-    def _log_region(self, host: Host, refused: list[Host]) -> None:
+    def _log_region(self, host: Host, refused: list[Host], passed: list[str]) -> None:
+        if not self.plan.probes:
+            return
+        before = f" ({'; '.join(passed)})" if passed else ""
         if self.plan.chosen_by_token:
-            self.logger.info(
-                f"Region {host.region}: the account token's prefix names it, so the connector uses {host.name}."
-            )
+            why = "the account token's prefix names it"
         elif refused:
-            self.logger.info(
-                f"Region {host.region}: {_names(refused)} refused the credentials, {host.name} accepted them. "
-                f"Set `region` to {host.region} to skip this search."
-            )
-        elif self.plan.probes:
-            self.logger.info(f"Region {host.region}: {host.name} accepted the credentials.")
+            why = f"{_names(refused)} refused the credentials"
+        else:
+            why = "its host accepted the credentials"
+        self.logger.info(
+            f"Region {host.region}: {why}; this sync uses {host.api_root}{before}."
+            + ("" if len(self.plan.regions) == 1 else f" Set `region` to {host.region} to skip this search.")
+        )
 
     def _post(self, host: Host, grant: dict[str, str]) -> requests.Response:
         """Asks `host` for a token; keeps it and returns the answer. A 200 without a token is a config error."""
@@ -210,16 +271,20 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
                 f"check `{self.plan.setting}`."
             ) from error
         add_to_secrets(token)
+        self.served = 0
         if body.get("refresh_token"):
             add_to_secrets(body["refresh_token"])
             self._refresh_token = body["refresh_token"]
         self._token = token
         lifetime = body.get("expires_in")
         lifetime = lifetime if isinstance(lifetime, (int, float)) and lifetime > 0 else DEFAULT_LIFETIME
-        self._renew_at = requested_at + lifetime - min(RENEW_BEFORE_EXPIRY, lifetime / 10)
+        self._expires_at = requested_at + lifetime
+        self._renew_at = self._expires_at - min(RENEW_BEFORE_EXPIRY, lifetime / 10)
         return response
 
-    def _rejection(self, host: Host, response: requests.Response, also_refused: list[Host]) -> Exception:
+    def _rejection(self, host: Host, response: requests.Response, asked: list[str]) -> Exception:
+        """The config error for a token request Wootric refused; `asked`: each host the search asked, and
+        what it answered."""
         status, detail = response.status_code, error_detail(response)
         account_token = self.credentials.account_token
         token_home = self._token_home(host)
@@ -248,10 +313,12 @@ class WootricAuthenticator(AbstractOauth2Authenticator):
             what = "`credentials.username`, `credentials.password` and `credentials.account_token`"
         if token_home:
             hint = f" {self._region_advice(token_home)}"
-        elif also_refused:
-            hint = f" {_names(also_refused)} (the other regions) refused them too."
         else:
-            hint = " If the account is on Wootric's EU or AU instance, set `region` to auto, eu or au."
+            hint = f" Every host asked: {'; '.join(asked)}." if len(asked) > 1 else ""
+            if len(self.plan.regions) == 1:
+                hint += (
+                    " If the account is in another Wootric region, set `region` to auto or to that region."
+                )
         return config_error(
             f"Wootric refused the credentials (HTTP {status}{detail} from {host.token_url}): check {what}."
             + hint

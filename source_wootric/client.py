@@ -22,8 +22,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.auth import WootricAuthenticator
 from source_wootric.config import Tuning, WootricConfig, config_error
-from source_wootric.hosts import REGION_HOSTS, Host
-from source_wootric.rate_limit import AccountBudget, OnWait
+from source_wootric.hosts import REGION_HOSTS, Host, HostUnreachable
+from source_wootric.rate_limit import TOKEN_PATH, AccountBudget, OnWait
 from source_wootric.retries import Retries, WootricBackoff, WootricErrorHandler, decoded
 
 USER_AGENT = "source-wootric (Airbyte)"
@@ -44,6 +44,7 @@ class WootricClient:
         self.authenticator = WootricAuthenticator(
             config.credentials, config.hosts, self._post_form, logger, clock
         )
+        self.authenticator.waited = self.budget.waited  # one tally of the sync's waits
         self._session = _session(self.budget)  # for data: the authenticator signs each request
         self._token_client = HttpClient(
             "oauth_token",
@@ -62,6 +63,16 @@ class WootricClient:
     @property
     def total_requests(self) -> int:
         return self.budget.data_requests
+
+    def describe_sync(self, records: int, seconds: float) -> str:
+        """The sync's closing line: what came out, what it cost, and where the time went waiting."""
+        waited = self.budget.waited
+        return (
+            f"Sync done: {records} records, {self.total_requests} data requests and "
+            f"{self.requests[TOKEN_PATH]} token requests in {seconds / 60:.1f} min; waited "
+            f"{waited['rate limit'] / 60:.1f} min for the rate limit, {waited['retries'] / 60:.1f} min before "
+            f"retries and {waited['token'] / 60:.1f} min for tokens."
+        )
 
     @property
     def host(self) -> Host:
@@ -127,14 +138,11 @@ class WootricClient:
     def _where(self) -> str:
         if self.setting == "base_url":
             return "`base_url`"
-        hosts = ", ".join(region_host.name for region_host in REGION_HOSTS.values())
+        hosts = ", ".join(host.name for hosts in REGION_HOSTS.values() for host in hosts)
         return f"`region` (Wootric's hosts are {hosts})"
 
-    def unresolved_host(self, url: str) -> AirbyteTracedException:
-        return config_error(
-            f"The host {_host_name(url)} does not resolve (its name is unknown to DNS): check {self._where()}, and "
-            "that this machine can resolve Internet names."
-        )
+    def unreachable(self, url: str, reason: str) -> HostUnreachable:
+        return HostUnreachable(_host_name(url), reason, self.setting)
 
     def tls_failure(self, url: str, error: requests.exceptions.SSLError) -> AirbyteTracedException:
         reason = str(error.args[0] if error.args else error)[-300:]

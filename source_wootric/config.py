@@ -32,6 +32,12 @@ def config_error(message: str) -> AirbyteTracedException:
     )
 
 
+def transient_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=FailureType.transient_error
+    )
+
+
 @dataclass(frozen=True)
 class Tuning:
     """Timing knobs, settable from the environment so that tests never wait a real minute."""

@@ -1,8 +1,10 @@
-"""Where an account's API lives: the regions' hosts, as Wootric's own SDKs call them, and which to try.
+"""Where an account's API lives: the regions' hosts in both shapes seen in public, and which to try.
 
-Pure logic, no HTTP. US accounts use the reference's `https://api.wootric.com/v1/...`; EU and AU accounts
-(account tokens `NPS-EU-...` / `NPS-AU-...`) use `https://app.wootric.eu/api/v1/...` and the same on
-`app.wootric.au` (Wootric/WootricSDK-Android `Constants.java`, WootricSDK-iOS `WTRApiClient.m`).
+Pure logic, no HTTP. Wootric's API reference serves `https://api.wootric.com/v1/...` and tells EU and AU
+accounts (account tokens `NPS-EU-...` / `NPS-AU-...`) to replace `.com` with `.eu` / `.au`; Wootric's own
+SDKs call `https://app.wootric.eu/api/v1/...`, `app.wootric.au` and, since 2023, `app.wootric.com`
+(WootricSDK-Android `Constants.java`, WootricSDK-iOS `WTRApiClient.m`). No public artifact shows which serves
+the list endpoints, so each region's reference host is tried first, then its SDK host.
 """
 
 from __future__ import annotations
@@ -10,7 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
 REGIONS = ("us", "eu", "au")
+
+
+class HostUnreachable(AirbyteTracedException):
+    """A host that cannot be reached at all before it ever answered: its name does not resolve, it refuses
+    connections, or the proxy cannot reach it. The host search tries the next host; alone, it is the config
+    error that names the setting to fix."""
+
+    def __init__(self, name: str, reason: str, setting: str):
+        self.reason = reason
+        message = f"The host {name} {reason}: check `{setting}`."
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
 AUTO = "auto"
 
 
@@ -30,12 +48,16 @@ class Host:
         return f"{self.api_root}/{version}/{path}"
 
 
+_TLD = {"us": "com", "eu": "eu", "au": "au"}
+# Each region's hosts, in the order they are tried: the reference's, then the SDKs'.
 REGION_HOSTS = {
-    "us": Host("https://api.wootric.com", "https://api.wootric.com/oauth/token", "us"),
-    "eu": Host("https://app.wootric.eu/api", "https://app.wootric.eu/oauth/token", "eu"),
-    "au": Host("https://app.wootric.au/api", "https://app.wootric.au/oauth/token", "au"),
+    region: (
+        Host(f"https://api.wootric.{tld}", f"https://api.wootric.{tld}/oauth/token", region),
+        Host(f"https://app.wootric.{tld}/api", f"https://app.wootric.{tld}/oauth/token", region),
+    )
+    for region, tld in _TLD.items()
 }
-_REGION_OF_HOST_NAME = {"api.wootric.com": "us", "app.wootric.eu": "eu", "app.wootric.au": "au"}
+_REGION_OF_HOST_NAME = {host.name: host.region for hosts in REGION_HOSTS.values() for host in hosts}
 
 
 def base_url_host(base_url: str) -> Host:
@@ -66,15 +88,19 @@ class HostPlan:
     def probes(self) -> bool:
         return len(self.hosts) > 1
 
+    @property
+    def regions(self) -> set[str | None]:
+        return {host.region for host in self.hosts}
+
 
 def plan_hosts(region: str, base_url: str | None, account_token: str | None) -> HostPlan:
-    """An explicit `base_url` or region is used alone. `auto` takes the account token's region if its
-    prefix names one, and otherwise tries US, then EU, then AU."""
+    """An explicit `base_url` is used alone, an explicit region's two hosts in turn. `auto` takes the account
+    token's region if its prefix names one, and otherwise tries US, then EU, then AU."""
     if base_url:
         return HostPlan((base_url_host(base_url),), "base_url")
     if region != AUTO:
-        return HostPlan((REGION_HOSTS[region],), "region")
+        return HostPlan(REGION_HOSTS[region], "region")
     from_token = token_region(account_token)
     if from_token:
-        return HostPlan((REGION_HOSTS[from_token],), "region", chosen_by_token=True)
-    return HostPlan(tuple(REGION_HOSTS[name] for name in REGIONS), "region")
+        return HostPlan(REGION_HOSTS[from_token], "region", chosen_by_token=True)
+    return HostPlan(tuple(host for name in REGIONS for host in REGION_HOSTS[name]), "region")

@@ -88,6 +88,7 @@ class ReservePolicy(AbstractCallRatePolicy):
         if not wait:
             return
         budget.logger.info(f"Rate limit nearly used up ({budget.state.describe()}); waiting {wait:.0f} s")
+        budget.waited["rate limit"] += wait
         if budget.on_wait and wait >= ANNOUNCED_PAUSE:
             budget.on_wait(wait, budget.state.reset_at)
         budget.state.remaining = None  # the wait ends the window: the next try goes
@@ -120,6 +121,7 @@ class AccountBudget(HttpAPIBudget):
         self.clock = clock
         self.on_wait: OnWait | None = None
         self.requests: Counter[str] = Counter()  # attempts by the path asked
+        self.waited: Counter[str] = Counter()  # seconds spent waiting, by cause: rate limit, retries, token
         self.in_flight: requests.PreparedRequest | None = None
         super().__init__(
             ratelimit_reset_header="X-Rate-Limit-Reset",

@@ -27,7 +27,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from urllib3.exceptions import NameResolutionError
 
-from source_wootric.config import Tuning, config_error
+from source_wootric.config import Tuning, config_error, transient_error
 from source_wootric.errors import NOT_JSON, error_detail, json_body
 from source_wootric.rate_limit import path_asked
 
@@ -45,6 +45,8 @@ UNUSABLE_URL = (
 CDK_EXTRA_SECOND = 1.0
 CDK_LEAST_BACKOFF = 1e-6
 OUT_OF_REACH = 10**9  # the CDK's max_retries / max_time: our per-cause budgets end retries first
+REFUSED = "refused the connection"
+REFUSED_RETRIES = 2  # before a host answered: a refusal is retried this often, within about 5 s
 _BODY = "wootric_body"  # where the body decoded by the error handler waits for the stream's parse_response
 _TOKENS = re.compile(
     r'"(?:access|refresh)_token"\s*:\s*"([^"]+)'
@@ -59,12 +61,6 @@ def decoded(response: requests.Response) -> Any:
     return response.__dict__[_BODY]
 
 
-def transient_error(message: str) -> AirbyteTracedException:
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.transient_error
-    )
-
-
 @dataclass
 class Tries:
     """One request's failed attempts, by cause."""
@@ -73,7 +69,6 @@ class Tries:
     transient: int = 0
     rate_limited_for: float = 0.0
     rate_limited_answers: int = 0
-    renewed_token: bool = False
 
 
 class Retries:
@@ -130,17 +125,16 @@ class WootricErrorHandler(ErrorHandler):
         response = response_or_exception
         client.answered(response.url)
         status = response.status_code
+        if status < 500 and status != 401 and not self.token:
+            client.authenticator.accepted()  # a 429 too: Wootric checks the token first
         if status >= 500 or status == 429:
             return retry(f"HTTP {status}{error_detail(response)}")
         if status == 401 and not self.token:
-            tries = client.retries.of(request)
-            if not tries.renewed_token:
-                tries.renewed_token = True  # the token expired or was revoked: one fresh token, then give up
-                return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.config_error)
-            failed = client.authenticator.refresh_failure
-            if failed is not None:  # the CDK retried with the old token: the token endpoint is what failed
-                client.retries.done(request, succeeded=False)
-                return fail(failed)
+            refused = client.authenticator.rejected()
+            if refused is None:  # the token was revoked after it served: the retry signs with a new one
+                return retry("HTTP 401: the access token was revoked")
+            client.retries.done(request, succeeded=False)
+            return fail(refused)
         if status == 200 and self.token:
             register_token_secrets(response)
         if status == 200 and self.expect is not None:
@@ -161,16 +155,21 @@ class WootricErrorHandler(ErrorHandler):
     def _failed_attempt(
         self, request: requests.PreparedRequest | None, error: Exception | None
     ) -> ErrorResolution:
-        """An attempt that got no answer: a wrong address is a config error, anything else is retried."""
+        """An attempt that got no answer: a wrong address is a config error, anything else is retried. Before
+        the host ever answered, a host that cannot be reached is passed to the host search (HostUnreachable):
+        one that refuses connections after REFUSED_RETRIES quick retries."""
+        client = self.client
         url = request.url if request is not None else ""
         if isinstance(error, UNUSABLE_URL):
-            return fail(self.client.unusable_url(url, error))
-        if isinstance(error, requests.ConnectionError) and not self.client.has_answered(url):
-            # Before the host ever answered, the address itself may be wrong.
+            return fail(client.unusable_url(url, error))
+        if isinstance(error, requests.ConnectionError) and not client.has_answered(url):
             if isinstance(error, requests.exceptions.SSLError):
-                return fail(self.client.tls_failure(url, error))
-            if not isinstance(error, requests.exceptions.ProxyError) and unresolved_name(error):
-                return fail(self.client.unresolved_host(url))
+                return fail(client.tls_failure(url, error))
+            reason = unreachable_reason(error)
+            tries = client.retries.of(request)
+            if reason is not None and (reason != REFUSED or tries.transient >= REFUSED_RETRIES):
+                client.retries.done(request, succeeded=False)
+                raise client.unreachable(url, reason)
         return retry(type(error).__name__)
 
     def _refusal(self, response: requests.Response) -> AirbyteTracedException:
@@ -252,6 +251,7 @@ class WootricBackoff(BackoffStrategy):
                     "last state."
                 )
             tries.rate_limited_for += wait
+            client.budget.waited["rate limit"] += wait
             retries.logger.info(f"Rate limited (HTTP 429) on {path_asked(url)}; waiting {wait:.0f} s")
             if client.budget.on_wait:
                 client.budget.on_wait(wait, _header_number(response_or_exception, "X-Rate-Limit-Reset"))
@@ -259,6 +259,12 @@ class WootricBackoff(BackoffStrategy):
         tries.first_failure_at = tries.first_failure_at or now
         tries.transient += 1
         delay = max(tuning.backoff_base * 2 ** (tries.transient - 1), CDK_EXTRA_SECOND)
+        if (
+            isinstance(response_or_exception, requests.ConnectionError)
+            and not client.has_answered(url)
+            and unreachable_reason(response_or_exception) == REFUSED
+        ):
+            delay = float(tries.transient)  # 1 s, then 2 s: a wrong port is told in seconds
         allowed_retries = tuning.max_transient_retries if retries.outage_since is None else 0
         cause = self._cause(response_or_exception, path_asked(url))
         if (
@@ -277,6 +283,7 @@ class WootricBackoff(BackoffStrategy):
                 "sync resumes from its last state. If it persists, check `base_url` or `region`."
             )
         retries.logger.warning(f"{cause}; retry {tries.transient} in {delay:.1f} s")
+        client.budget.waited["retries"] += delay
         return cdk_backoff(delay)
 
     def _rate_limit_wait(self, response: requests.Response, now: float) -> float:
@@ -301,8 +308,11 @@ def cdk_backoff(seconds: float) -> float:
     return max(seconds - CDK_EXTRA_SECOND, CDK_LEAST_BACKOFF)
 
 
-def unresolved_name(error: BaseException) -> bool:
-    """Whether a connection failed because the host's name did not resolve, somewhere in its causes."""
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why a connection could not be made at all, from the error's causes: its name does not resolve, it
+    refused the connection, or the proxy could not reach it; None for any other failure."""
+    if isinstance(error, requests.exceptions.ProxyError):
+        return "could not be reached through the proxy (HTTPS_PROXY)"
     pending, seen = [error], set()
     while pending:
         cause = pending.pop()
@@ -310,10 +320,12 @@ def unresolved_name(error: BaseException) -> bool:
             continue
         seen.add(id(cause))
         if isinstance(cause, (NameResolutionError, socket.gaierror)):
-            return True
+            return "does not resolve (its name is unknown to DNS)"
+        if isinstance(cause, ConnectionRefusedError):
+            return REFUSED
         linked = (*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__)
         pending.extend(link for link in linked if isinstance(link, BaseException))
-    return False
+    return None
 
 
 def _count(number: int, noun: str) -> str:

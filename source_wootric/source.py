@@ -4,13 +4,23 @@ one context, which every stream receives; each stream sends on HttpStream's loop
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import replace
 from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    SyncMode,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.client import WootricClient
 from source_wootric.config import config_error, parse_config
@@ -31,6 +41,19 @@ class SourceWootric(AbstractSource):
         super().__init__()
         # Where each end-user stream of the catalog being read starts, so that the two share one read.
         self._end_user_starts: dict[str, int] = {}
+        self._context: SyncContext | None = (
+            None  # of the streams last built: the sync's, for its closing line
+        )
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """One CONNECTION_STATUS for any problem, and exit 0: a config error also as the CDK's TRACE message;
+        any other (an outage, the rate limit) as a FAILED status with its message."""
+        try:
+            return super().check(logger, config)
+        except AirbyteTracedException as error:
+            if error.failure_type == FailureType.config_error:
+                raise
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
         """Proves the credentials with the token request and one small read. It retries less than a sync,
@@ -81,7 +104,13 @@ class SourceWootric(AbstractSource):
             for configured in catalog.streams
             if (name := configured.stream.name) in END_USER_STREAMS
         }
-        yield from super().read(logger, config, catalog, state)
+        started = time.monotonic()
+        try:
+            yield from super().read(logger, config, catalog, state)
+        finally:
+            if self._context is not None:
+                context = self._context
+                logger.info(context.client.describe_sync(context.records, time.monotonic() - started))
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
@@ -117,7 +146,7 @@ class SourceWootric(AbstractSource):
         parsed = parse_config(config)
         logger = logging.getLogger("airbyte")
         # The config's OAuth2 authenticator is the client's (client.authenticator), every stream's HttpStream one.
-        context = SyncContext(parsed, WootricClient(parsed, logger), logger)
+        context = self._context = SyncContext(parsed, WootricClient(parsed, logger), logger)
         # Both end-user streams in the catalog: one read from the earlier start serves the two.
         both = len(self._end_user_starts) == len(END_USER_STREAMS)
         end_user_pages = EndUserPages(

@@ -120,14 +120,21 @@ def test_token_is_renewed_before_it_expires(requests_mock):
     assert [r.headers["Authorization"] for r in users.request_history] == ["Bearer tok-1", "Bearer tok-2"]
 
 
-def test_a_401_renews_the_token_once_then_fails_as_a_config_error(requests_mock):
+def test_a_token_refused_after_it_served_is_renewed_but_one_refused_on_first_use_is_a_config_error(
+    requests_mock,
+):
     requests_mock.post(TOKEN_URL, [token("tok-1"), token("tok-2"), token("tok-3")])
-    requests_mock.get(USERS_URL, [{"status_code": 401, "json": {}}, {"json": [{"id": 1}]}])
+    answers = [{"json": [{"id": 1}]}, {"status_code": 401, "json": {}}, {"json": [{"id": 2}]}]
+    requests_mock.get(USERS_URL, answers)
     client, _ = make_client()
     assert client.get("end_users") == [{"id": 1}]
-    requests_mock.get(USERS_URL, status_code=401, json={"error": "revoked"})
+    assert client.get("end_users") == [{"id": 2}]  # tok-1 served, then was refused: renewed
+    assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-2"
+    requests_mock.post(TOKEN_URL, [token("tok-3")])
+    requests_mock.get(USERS_URL, [{"status_code": 401, "json": {}}, {"status_code": 401, "json": {}}])
+    client, _ = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        client.get("end_users")  # tok-3 refused on its first use
     assert error.value.failure_type == FailureType.config_error and "credentials" in error.value.message
 
 
@@ -260,7 +267,7 @@ def test_every_request_has_connect_and_read_timeouts(requests_mock):
 
 
 # -- regions -------------------------------------------------------------------------------------------
-US, EU, AU = (REGION_HOSTS[region] for region in ("us", "eu", "au"))
+US, EU, AU = (REGION_HOSTS[region] for region in ("us", "eu", "au"))  # each: (reference host, SDK host)
 PASSWORD = {"auth_type": "password", "username": "a@b.c", "password": "pw"}
 REFUSED = {"status_code": 401, "json": {"error": "invalid_client", "error_description": "unknown client"}}
 UNKNOWN_ACCOUNT = {"status_code": 404, "json": {"error": "Not found", "status": 404}}
@@ -273,42 +280,44 @@ def asked(requests_mock) -> list[str]:
 
 @pytest.mark.parametrize(
     ("us_answer", "eu_answer", "found"),
-    [(REFUSED, {**token()}, EU), (UNKNOWN_ACCOUNT, REFUSED, AU)],
+    [(REFUSED, {**token()}, EU[0]), (UNKNOWN_ACCOUNT, REFUSED, AU[0])],
 )
-def test_auto_probes_eu_then_au_when_the_us_refuses_and_logs_the_region(
+def test_auto_asks_us_then_eu_then_au_each_reference_host_first_and_logs_the_region(
     requests_mock, caplog, us_answer, eu_answer, found
 ):
-    requests_mock.post(US.token_url, **us_answer)
-    requests_mock.post(EU.token_url, **eu_answer)
-    requests_mock.post(AU.token_url, **token())
+    for host in US:
+        requests_mock.post(host.token_url, **us_answer)
+    for host in EU:
+        requests_mock.post(host.token_url, **eu_answer)
+    requests_mock.post(AU[0].token_url, **token())
     requests_mock.get(found.url("end_users"), json=[{"id": 1}])
     client, _ = make_client(where={})
     with caplog.at_level(logging.INFO):
         assert client.get("end_users") == [{"id": 1}]
         client.get("end_users")  # the region is found once
-    tried = [US, EU, AU][: [US, EU, AU].index(found) + 1]
+    order = [*US, *EU, *AU]
+    tried = order[: order.index(found) + 1]
     assert (
         asked(requests_mock)
         == [f"POST {host.token_url}" for host in tried] + [f"GET {found.url('end_users')}"] * 2
     )
-    assert [r.message for r in caplog.records if r.message.startswith("Region")] == [
-        f"Region {found.region}: {' and '.join(h.name for h in tried[:-1])} refused the credentials, "
-        f"{found.name} accepted them. Set `region` to {found.region} to skip this search."
-    ]
+    [line] = [r.message for r in caplog.records if r.message.startswith("Region")]
+    assert line.startswith(f"Region {found.region}: ") and f"this sync uses {found.api_root}" in line
+    assert all(host.name in line for host in tried[:-1]) and f"Set `region` to {found.region}" in line
 
 
 def test_auto_asks_only_us_when_us_accepts(requests_mock, caplog):
-    requests_mock.post(US.token_url, **token())
-    requests_mock.get(US.url("end_users"), json=[])
+    requests_mock.post(US[0].token_url, **token())
+    requests_mock.get(US[0].url("end_users"), json=[])
     client, _ = make_client(where={"region": "auto"})
     with caplog.at_level(logging.INFO):
         client.get("end_users")
-    assert asked(requests_mock) == [f"POST {US.token_url}", f"GET {US.url('end_users')}"]
-    assert "Region us: api.wootric.com accepted the credentials." in caplog.messages
+    assert asked(requests_mock) == [f"POST {US[0].token_url}", f"GET {US[0].url('end_users')}"]
+    assert any(m.startswith("Region us: ") and "https://api.wootric.com." in m for m in caplog.messages)
 
 
-def test_auto_refused_everywhere_is_the_credentials_error(requests_mock):
-    for host in (US, EU, AU):
+def test_auto_refused_everywhere_is_the_credentials_error_naming_every_host(requests_mock):
+    for host in (*US, *EU, *AU):
         requests_mock.post(host.token_url, **REFUSED)
     client, _ = make_client(where={})
     with pytest.raises(AirbyteTracedException) as error:
@@ -318,39 +327,47 @@ def test_auto_refused_everywhere_is_the_credentials_error(requests_mock):
     assert (
         "`credentials.client_id` and `credentials.client_secret`" in message and "unknown client" in message
     )
-    assert "app.wootric.eu and app.wootric.au (the other regions) refused them too" in message
-    assert asked(requests_mock) == [f"POST {host.token_url}" for host in (US, EU, AU)]
+    assert all(f"{host.name} refused the credentials (HTTP 401)" in message for host in (*US, *EU, *AU))
+    assert asked(requests_mock) == [f"POST {host.token_url}" for host in (*US, *EU, *AU)]
 
 
 def test_auto_stops_probing_at_an_answer_that_is_not_a_refusal(requests_mock):
     requests_mock.post(
-        US.token_url, status_code=400, json={"type": "error_list", "errors": [{"message": "bad"}]}
+        US[0].token_url, status_code=400, json={"type": "error_list", "errors": [{"message": "bad"}]}
     )
     client, _ = make_client(where={})
     with pytest.raises(AirbyteTracedException, match="HTTP 400: bad"):
         client.get("end_users")
-    assert asked(requests_mock) == [f"POST {US.token_url}"]
+    assert asked(requests_mock) == [f"POST {US[0].token_url}"]
 
 
-@pytest.mark.parametrize(("prefix", "host"), [("NPS-EU-", EU), ("NPS-AU-", AU)])
-def test_auto_takes_the_account_token_s_region_without_probing(requests_mock, caplog, prefix, host):
-    requests_mock.post(host.token_url, **token())
-    requests_mock.get(host.url("end_users"), json=[])
+@pytest.mark.parametrize(("prefix", "hosts"), [("NPS-EU-", EU), ("NPS-AU-", AU)])
+def test_auto_takes_the_account_token_s_region_and_asks_only_its_hosts(requests_mock, caplog, prefix, hosts):
+    requests_mock.post(hosts[0].token_url, status_code=404, text="<html>a web site</html>")
+    requests_mock.post(hosts[1].token_url, **token())
+    requests_mock.get(hosts[1].url("end_users"), json=[])
     client, _ = make_client({**PASSWORD, "account_token": f"{prefix}1a2b3c4d"}, where={})
     with caplog.at_level(logging.INFO):
         client.get("end_users")
-    assert asked(requests_mock) == [f"POST {host.token_url}", f"GET {host.url('end_users')}"]
+    assert asked(requests_mock) == [
+        f"POST {hosts[0].token_url}",
+        f"POST {hosts[1].token_url}",
+        f"GET {hosts[1].url('end_users')}",
+    ]
     assert requests_mock.request_history[0].qs == {"account_token": [f"{prefix}1a2b3c4d".lower()]}
-    assert any(r.message.startswith(f"Region {host.region}: the account token") for r in caplog.records)
+    region = hosts[0].region
+    assert any(r.message.startswith(f"Region {region}: the account token") for r in caplog.records)
 
 
-@pytest.mark.parametrize("where", [{"region": "us"}, {"base_url": "https://api.wootric.com"}])
-def test_an_explicit_region_or_base_url_turns_probing_off(requests_mock, where):
-    requests_mock.post(US.token_url, **REFUSED)
+@pytest.mark.parametrize(
+    ("where", "hosts"), [({"region": "us"}, US), ({"base_url": "https://api.wootric.com"}, US[:1])]
+)
+def test_an_explicit_region_or_base_url_asks_only_its_hosts(requests_mock, where, hosts):
+    requests_mock.post(ANY_TOKEN_URL, **REFUSED)
     client, _ = make_client(where=where)
-    with pytest.raises(AirbyteTracedException, match="set `region` to auto, eu or au"):
+    with pytest.raises(AirbyteTracedException, match="set `region` to auto or to that region"):
         client.get("end_users")
-    assert asked(requests_mock) == [f"POST {US.token_url}"]
+    assert asked(requests_mock) == [f"POST {host.token_url}" for host in hosts]
 
 
 # -- error bodies as the real API sends them ------------------------------------------------------------
@@ -393,7 +410,8 @@ def test_a_404_that_is_not_json_names_base_url(requests_mock, credentials):
     with pytest.raises(AirbyteTracedException) as error:
         client.get("end_users")
     assert error.value.failure_type == FailureType.config_error
-    assert "is not Wootric's token endpoint (HTTP 404): check `base_url`" in error.value.message
+    assert "HTTP 404 with a web page, not Wootric's API" in error.value.message
+    assert "check `base_url` (scheme://host[/prefix], without /v1)" in error.value.message
 
 
 def test_a_data_404_that_is_not_json_names_base_url(requests_mock):
@@ -429,16 +447,17 @@ def unresolved(host: str) -> requests.exceptions.ConnectionError:
     return requests.exceptions.ConnectionError(MaxRetryError(None, "/oauth/token", reason))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("where", "field"), [({}, "`region`"), ({"base_url": API}, "`base_url`")])
-def test_a_host_that_does_not_resolve_is_a_config_error_on_the_first_request(requests_mock, where, field):
-    url = US.token_url if not where else TOKEN_URL
-    requests_mock.post(url, exc=unresolved("wootric.test"))
+@pytest.mark.parametrize(
+    ("where", "field", "hosts"), [({}, "`region`", 6), ({"base_url": API}, "`base_url`", 1)]
+)
+def test_a_host_that_does_not_resolve_is_passed_over_then_a_config_error(requests_mock, where, field, hosts):
+    requests_mock.post(ANY_TOKEN_URL, exc=unresolved("wootric.test"))
     client, fake = make_client(where=where)
     with pytest.raises(AirbyteTracedException) as error:
         client.get("end_users")
     assert error.value.failure_type == FailureType.config_error
     assert "does not resolve" in error.value.message and field in error.value.message
-    assert fake.slept == [] and len(requests_mock.request_history) == 1  # not retried
+    assert fake.slept == [] and len(requests_mock.request_history) == hosts  # each asked once
 
 
 def test_a_host_that_stops_resolving_mid_sync_is_transient(requests_mock):
@@ -484,15 +503,15 @@ def test_an_unusable_url_is_a_config_error_without_retries(requests_mock, failur
 
 def test_the_environment_s_proxy_is_used_for_every_region_probed(requests_mock, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    monkeypatch.setenv("NO_PROXY", "app.wootric.au")
-    for host in (US, EU):
+    monkeypatch.setenv("NO_PROXY", "api.wootric.au")
+    for host in (*US, *EU):
         requests_mock.post(host.token_url, **REFUSED)
-    requests_mock.post(AU.token_url, **token())
-    requests_mock.get(AU.url("end_users"), json=[])
+    requests_mock.post(AU[0].token_url, **token())
+    requests_mock.get(AU[0].url("end_users"), json=[])
     client, _ = make_client(where={})
     client.get("end_users")
     proxies = [r.proxies.get("https") for r in requests_mock.request_history]
-    assert proxies == ["http://proxy.test:3128", "http://proxy.test:3128", None, None]
+    assert proxies == ["http://proxy.test:3128"] * 4 + [None, None]
 
 
 # -- a fair share of the rate limit --------------------------------------------------------------------

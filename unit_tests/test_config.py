@@ -24,7 +24,7 @@ def with_changes(**changes):
 def test_a_valid_config_reads_with_defaults():
     config = parse_config(VALID)
     assert (
-        config.hosts.hosts == tuple(REGION_HOSTS[r] for r in ("us", "eu", "au"))
+        config.hosts.hosts == tuple(host for r in ("us", "eu", "au") for host in REGION_HOSTS[r])
         and config.start == 1577836800
     )
     assert config.account_timezone is None and config.lookback_window_days == 30  # None: auto
@@ -48,7 +48,7 @@ def test_base_url_replaces_the_region_and_keeps_a_path_prefix(base_url, api_root
 @pytest.mark.parametrize("region", ["us", "eu", "au"])
 def test_an_explicit_region_is_used_alone(region):
     plan = parse_config(with_changes(region=region)).hosts
-    assert plan.hosts == (REGION_HOSTS[region],) and plan.setting == "region" and not plan.probes
+    assert plan.hosts == REGION_HOSTS[region] and plan.setting == "region" and plan.regions == {region}
 
 
 def test_a_0_1_0_config_still_reads():
@@ -61,8 +61,8 @@ def test_a_0_1_0_config_still_reads():
         "lookback_window_days": 30,
         "nps_summary_period": "month",
     }
-    assert parse_config({**old, "region": "us"}).hosts.hosts == (REGION_HOSTS["us"],)
-    assert parse_config(old).hosts.hosts[0] == REGION_HOSTS["us"]  # auto: US is asked first
+    assert parse_config({**old, "region": "us"}).hosts.hosts == REGION_HOSTS["us"]
+    assert parse_config(old).hosts.hosts[0] == REGION_HOSTS["us"][0]  # auto: US is asked first
     assert parse_config(old).credentials.grant_type == "client_credentials"
 
 

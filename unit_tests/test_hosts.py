@@ -10,20 +10,26 @@ from source_wootric.hosts import REGION_HOSTS, base_url_host, plan_hosts, token_
 
 
 @pytest.mark.parametrize(
-    ("region", "data_url", "token_url"),
+    ("region", "reference", "sdk"),
     [
-        ("us", "https://api.wootric.com/v1/end_users", "https://api.wootric.com/oauth/token"),
-        ("eu", "https://app.wootric.eu/api/v1/end_users", "https://app.wootric.eu/oauth/token"),
-        ("au", "https://app.wootric.au/api/v1/end_users", "https://app.wootric.au/oauth/token"),
+        ("us", "https://api.wootric.com", "https://app.wootric.com"),
+        ("eu", "https://api.wootric.eu", "https://app.wootric.eu"),
+        ("au", "https://api.wootric.au", "https://app.wootric.au"),
     ],
 )
-def test_each_region_has_the_urls_wootric_s_own_clients_call(region, data_url, token_url):
-    host = REGION_HOSTS[region]
-    assert host.url("end_users") == data_url and host.token_url == token_url and host.region == region
+def test_each_region_has_the_reference_s_host_then_the_sdks_host(region, reference, sdk):
+    first, second = REGION_HOSTS[region]
+    assert (first.url("end_users"), first.token_url) == (
+        f"{reference}/v1/end_users",
+        f"{reference}/oauth/token",
+    )
+    assert (second.url("end_users"), second.token_url) == (f"{sdk}/api/v1/end_users", f"{sdk}/oauth/token")
+    assert first.region == second.region == region
 
 
 def test_other_api_versions_hang_under_the_same_root():
-    assert REGION_HOSTS["eu"].url("email_stats", "v2") == "https://app.wootric.eu/api/v2/email_stats"
+    assert REGION_HOSTS["eu"][1].url("email_stats", "v2") == "https://app.wootric.eu/api/v2/email_stats"
+    assert REGION_HOSTS["eu"][0].url("email_stats", "v2") == "https://api.wootric.eu/v2/email_stats"
 
 
 @pytest.mark.parametrize(
@@ -65,22 +71,22 @@ def test_the_account_token_s_prefix_names_its_region(token, region):
 
 def test_auto_probes_us_then_eu_then_au_without_a_regional_token():
     plan = plan_hosts("auto", None, None)
-    assert [host.region for host in plan.hosts] == ["us", "eu", "au"] and plan.probes
+    assert plan.hosts == (*REGION_HOSTS["us"], *REGION_HOSTS["eu"], *REGION_HOSTS["au"]) and plan.probes
     assert not plan.chosen_by_token and plan.setting == "region"
 
 
-def test_auto_takes_the_region_of_an_eu_account_token_without_probing():
+def test_auto_takes_the_region_of_an_eu_account_token_and_asks_only_its_hosts():
     plan = plan_hosts("auto", None, "NPS-EU-12345678")
-    assert plan.hosts == (REGION_HOSTS["eu"],) and plan.chosen_by_token and not plan.probes
+    assert plan.hosts == REGION_HOSTS["eu"] and plan.chosen_by_token and plan.regions == {"eu"}
 
 
 @given(
     region=st.sampled_from(["us", "eu", "au"]),
     token=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["NPS-EU-1", "NPS-AU-1", "NPS-1"])),
 )
-def test_an_explicit_region_turns_probing_off(region, token):
+def test_an_explicit_region_asks_only_its_own_two_hosts(region, token):
     plan = plan_hosts(region, None, token)
-    assert plan.hosts == (REGION_HOSTS[region],) and not plan.probes and not plan.chosen_by_token
+    assert plan.hosts == REGION_HOSTS[region] and plan.regions == {region} and not plan.chosen_by_token
 
 
 @given(

@@ -17,7 +17,7 @@ from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 impor
 from source_wootric.hosts import REGION_HOSTS
 
 ROOT = Path(__file__).resolve().parent.parent
-API_HOSTS = {host.name for host in REGION_HOSTS.values()}
+API_HOSTS = {host.name for hosts in REGION_HOSTS.values() for host in hosts}
 BASE_IMAGE_RE = re.compile(r"^docker\.io/airbyte/python-connector-base:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
 
 

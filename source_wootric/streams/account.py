@@ -24,6 +24,7 @@ class Segments(WootricStream):
 
     primary_key = "name"
     endpoint = "segments"
+    replayed = False
 
     def read_records(
         self,
@@ -32,15 +33,16 @@ class Segments(WootricStream):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
-        requests_before, count = self.context.client.total_requests, 0
-        if self.context.segments_read is None:
-            read = super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        else:  # end_users_properties asked for them earlier in this sync: not asked again, so not paged
-            read = (records.segment(segment, self.shape) for segment in self.context.segments_read)
-        for record in read:
-            count += 1
-            yield record
-        self.summary(count, requests_before)
+        self.replayed = self.context.segments_read is not None
+        if not self.replayed:
+            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+            return
+        # end_users_properties asked for them earlier in this sync: not asked again, so not paged
+        for segment in self.context.segments_read or []:
+            yield records.segment(segment, self.shape)
+
+    def read_note(self) -> str:
+        return " (the definitions end_users_properties read earlier in this sync)" if self.replayed else ""
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         for segment in self.context.keep_segments(decoded(response)):
@@ -89,6 +91,7 @@ class PeriodStream(WootricStream, ABC):
 
     def __init__(self, context: SyncContext):
         self._state: dict[str, Any] = {}
+        self.older_count = 0
         super().__init__(context)
 
     @property
@@ -152,19 +155,17 @@ class PeriodStream(WootricStream, ABC):
                 "kept unchanged. Reset the stream if the state is wrong."
             )
             return
-        requests_before, self.records_read = self.context.client.total_requests, 0
         first_day = self.first_day(sync_mode, today)
         older = self.older_periods(period_start(first_day, period))
+        self.older_count = len(older)
         for start, end in [*older, *periods(first_day, today, period)]:
             if not self.served:
                 break
             # The older periods come first and leave the state alone.
             yield {"period": period, "start": start, "end": end, "older": (start, end) in older}
-        self.summary(
-            self.records_read,
-            requests_before,
-            f", {len(older)} of them older periods re-read" if older else "",
-        )
+
+    def read_note(self) -> str:
+        return f" ({self.older_count} older periods re-read)" if self.older_count else ""
 
     def request_params(self, stream_state: Any, stream_slice: Any = None, next_page_token: Any = None) -> Any:
         return self.period_params(stream_slice["start"], stream_slice["end"])

@@ -36,7 +36,7 @@ from source_wootric.paging import (
 )
 from source_wootric.records import Shaper, whole_number
 from source_wootric.retries import WootricBackoff, WootricErrorHandler, decoded
-from source_wootric.signals import RateLimitSignals
+from source_wootric.signals import RateLimitSignals, is_record
 from source_wootric.timezone import instant_range
 from source_wootric.zone_probe import AccountZone, learn_account_zone
 
@@ -61,6 +61,7 @@ class SyncContext:
     # by: nps_summary (read after them) re-reads the periods that hold them.
     backdated_seconds: set[int] = field(default_factory=set)
     segments_read: list[dict[str, Any]] | None = None  # the custom property definitions, once read
+    records: int = 0  # emitted by the streams read so far
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or self.config.tuning.now or int(time.time())
@@ -284,7 +285,7 @@ class Progress:
             self.logger.info(
                 f"{self.stream}: {max(0.0, covered):.0%} of {iso(self.low)}..{iso(self.high)} covered, "
                 f"{self.records} records, {self.client.total_requests - self.requests_before} requests, "
-                f"{self.client.budget.describe()}"
+                f"{self.client.budget.state.describe()}"
             )
 
 
@@ -338,8 +339,25 @@ class WootricStream(HttpStream, ABC):
         return self.context.client.request_kwargs(self.url_base)
 
     def read(self, *args: Any, **kwargs: Any) -> Iterable[Any]:
-        # The CDK's read (records, checkpoints), with the statuses of rate-limit waits told as they end.
-        return self.context.signals.around(self.name, super().read(*args, **kwargs))
+        """The CDK's read (records, checkpoints, statuses), closed by the stream's summary: the records it
+        emitted and the requests made while it read (shared reads are counted where they happen)."""
+        context = self.context
+        requests_before, started, records = context.client.total_requests, time.monotonic(), 0
+        for message in context.signals.around(self.name, super().read(*args, **kwargs)):
+            records += is_record(message)
+            yield message
+        context.records += records
+        unreadable = sum(self.shape.unreadable.values())
+        self.logger.info(
+            f"{self.name}: done, {records} records, {context.client.total_requests - requests_before} requests, "
+            f"{time.monotonic() - started:.0f} s"
+            + (f", {unreadable} unreadable values emitted as null" if unreadable else "")
+            + self.read_note()
+        )
+
+    def read_note(self) -> str:
+        """What the summary adds: how the stream's records were read when not only by its own requests."""
+        return ""
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
         """Raises the config error that `value` as this stream's state would raise, without applying it:
@@ -351,15 +369,6 @@ class WootricStream(HttpStream, ABC):
             f"{self.name}: Wootric answered HTTP 404 for {response.url.split('?', 1)[0]}{error_detail(response)}. "
             f"This account or its region does not serve Wootric's {self.api_version} API for it; the stream ends "
             f"here, after {self.records_read} records."
-        )
-
-    def summary(self, records: int, requests_before: int, extra: str = "") -> None:
-        requests_made = self.context.client.total_requests - requests_before
-        unreadable = sum(self.shape.unreadable.values())
-        self.logger.info(
-            f"{self.name}: done, {records} records, {requests_made} requests"
-            + (f", {unreadable} unreadable values emitted as null" if unreadable else "")
-            + extra
         )
 
 
@@ -478,11 +487,9 @@ class KeysetStream(WootricStream, ABC):
             self._complete_through = page.complete_through
 
     def slice_read(self, stream_slice: Mapping[str, Any], read: RangeRead) -> None:
-        floor = math.ceil(read.objects / PER_PAGE)
-        self.summary(
-            read.records,
-            read.requests_before,
-            f" (floor {floor}), read {iso(stream_slice['low'])}..{iso(stream_slice['high'])}",
+        self.logger.info(
+            f"{self.name}: read {iso(stream_slice['low'])}..{iso(stream_slice['high'])}: {read.records} records, "
+            f"{read.spent} requests (floor {math.ceil(read.objects / PER_PAGE)})"
         )
 
 

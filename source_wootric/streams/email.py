@@ -65,10 +65,7 @@ class EmailSendSources(WootricStream):
     not_found_ok = True
 
     def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
-        """One slice, one request; the summary once it is read (its retries counted)."""
-        requests_before = self.context.client.total_requests
-        yield {}
-        self.summary(self.records_read, requests_before)
+        yield {}  # one request
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         if response.status_code == 404:

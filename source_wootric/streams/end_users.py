@@ -127,6 +127,7 @@ class EndUserStream(KeysetStream):
         super().__init__(context)
         self.reader = end_user_pages.reader
         self._low = 0  # this stream's own start in the slice being read
+        self.replayed = False
 
     def read_records(
         self,
@@ -146,6 +147,7 @@ class EndUserStream(KeysetStream):
             return
         # The other end-user stream read these pages earlier in this sync: they come from disk, without a
         # request, so not through HttpStream's page loop.
+        self.replayed = True
         self._range = self.reader.range(start, high, request_budget=0)
         for page in replay:
             self._range.objects += len(page.items)
@@ -154,6 +156,12 @@ class EndUserStream(KeysetStream):
 
     def range_for(self, stream_slice: Mapping[str, Any]) -> RangeRead:
         return self.reader.range(self.end_user_pages.start(stream_slice["low"]), stream_slice["high"])
+
+    def read_note(self) -> str:
+        other = "end_users_properties" if self.name == "end_users" else "end_users"
+        return (
+            f" (the end users {other} read earlier in this sync, replayed from disk)" if self.replayed else ""
+        )
 
     def fed(self, page: Page) -> Page:
         self.end_user_pages.spool(page)
