@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -178,3 +179,58 @@ def all_streams(mode: str = "incremental") -> dict[str, Any]:
             for name in STREAMS
         }
     )
+
+
+def statuses(out: Output) -> list[tuple[str, str, dict | None]]:
+    """(stream, status, the rate-limited reason or None) of every STREAM_STATUS trace, in order."""
+    found = []
+    for message in out.of_type("TRACE"):
+        if message["trace"]["type"] == "STREAM_STATUS":
+            status = message["trace"]["stream_status"]
+            reasons = status.get("reasons") or []
+            found.append(
+                (
+                    status["stream_descriptor"]["name"],
+                    status["status"],
+                    reasons[0].get("rate_limited", {}) if reasons else None,
+                )
+            )
+    return found
+
+
+def rate_limited(out: Output) -> list[tuple[str, int]]:
+    """(stream, quota_reset) of every RUNNING status with reason RATE_LIMITED."""
+    return [
+        (stream, reason["quota_reset"])
+        for stream, status, reason in statuses(out)
+        if status == "RUNNING" and reason is not None
+    ]
+
+
+def assert_statuses(out: Output, streams: Iterable[str]) -> None:
+    """Per stream, STARTED first and COMPLETE last, once each; every record emitted while the stream is plainly
+    RUNNING (never while it is reported rate limited); a plain RUNNING only after STARTED or a RATE_LIMITED
+    status, so that none repeats one the CDK emitted."""
+    last: dict[str, str] = {}
+    seen: Counter = Counter()
+    for message in out.messages:
+        if message["type"] == "RECORD":
+            stream = message["record"]["stream"]
+            assert last.get(stream) == "RUNNING", f"a record of {stream} while it is {last.get(stream)}"
+        elif message["type"] == "TRACE" and message["trace"]["type"] == "STREAM_STATUS":
+            status = message["trace"]["stream_status"]
+            stream, name = status["stream_descriptor"]["name"], status["status"]
+            state = "RATE_LIMITED" if name == "RUNNING" and status.get("reasons") else name
+            if state == "STARTED":
+                assert stream not in last, f"{stream} started twice"
+            elif state == "RUNNING":
+                assert last.get(stream) in ("STARTED", "RATE_LIMITED"), (
+                    f"{stream}: RUNNING after {last.get(stream)}"
+                )
+            elif state == "RATE_LIMITED":
+                assert last.get(stream) in ("STARTED", "RUNNING", "RATE_LIMITED"), (stream, last.get(stream))
+            seen[(stream, state)] += 1
+            last[stream] = state
+    for stream in streams:
+        assert seen[(stream, "STARTED")] == 1 and seen[(stream, "COMPLETE")] == 1, seen
+        assert last[stream] == "COMPLETE"

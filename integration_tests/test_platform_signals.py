@@ -12,12 +12,19 @@ import json
 import logging
 import re
 import time
-from collections import Counter
 from typing import Any
 
 import pytest
 
-from integration_tests.connector import CLIENT_SECRET, Output, catalog, config_for, read
+from integration_tests.connector import (
+    CLIENT_SECRET,
+    Output,
+    assert_statuses,
+    catalog,
+    config_for,
+    rate_limited,
+    read,
+)
 from integration_tests.guarded import guarded_config, guarded_emulator, run_guarded
 from source_wootric.client import WootricClient
 from source_wootric.config import Tuning, parse_config
@@ -28,58 +35,6 @@ pytestmark = pytest.mark.timeout(180)
 STREAMS = {"end_users": "incremental", "end_users_properties": "incremental", "responses": "incremental"}
 READ = ["read", "--config", "config", "--catalog", "catalog"]
 DATASET = {"users": 200, "responses": 300, "declines": 0, "end": "2025-06-01"}
-
-
-def statuses(out: Output) -> list[tuple[str, str, dict | None]]:
-    """(stream, status, the rate-limited reason or None) of every STREAM_STATUS trace, in order."""
-    found = []
-    for message in out.of_type("TRACE"):
-        if message["trace"]["type"] == "STREAM_STATUS":
-            status = message["trace"]["stream_status"]
-            reasons = status.get("reasons") or []
-            found.append(
-                (
-                    status["stream_descriptor"]["name"],
-                    status["status"],
-                    reasons[0].get("rate_limited", {}) if reasons else None,
-                )
-            )
-    return found
-
-
-def rate_limited(out: Output) -> list[tuple[str, int]]:
-    """(stream, quota_reset) of every RUNNING status with reason RATE_LIMITED."""
-    return [
-        (stream, reason["quota_reset"])
-        for stream, status, reason in statuses(out)
-        if status == "RUNNING" and reason is not None
-    ]
-
-
-def assert_statuses(out: Output) -> None:
-    last: dict[str, str] = {}
-    seen: Counter = Counter()
-    for message in out.messages:
-        if message["type"] == "RECORD":
-            stream = message["record"]["stream"]
-            assert last.get(stream) == "RUNNING", f"a record of {stream} while it is {last.get(stream)}"
-        elif message["type"] == "TRACE" and message["trace"]["type"] == "STREAM_STATUS":
-            status = message["trace"]["stream_status"]
-            stream, name = status["stream_descriptor"]["name"], status["status"]
-            state = "RATE_LIMITED" if name == "RUNNING" and status.get("reasons") else name
-            if state == "STARTED":
-                assert stream not in last, f"{stream} started twice"
-            elif state == "RUNNING":
-                assert last.get(stream) in ("STARTED", "RATE_LIMITED"), (
-                    f"{stream}: RUNNING after {last.get(stream)}"
-                )
-            elif state == "RATE_LIMITED":
-                assert last.get(stream) in ("STARTED", "RUNNING", "RATE_LIMITED"), (stream, last.get(stream))
-            seen[(stream, state)] += 1
-            last[stream] = state
-    for stream in STREAMS:
-        assert seen[(stream, "STARTED")] == 1 and seen[(stream, "COMPLETE")] == 1, seen
-        assert last[stream] == "COMPLETE"
 
 
 def assert_every_record(emulator: Any, out: Output) -> None:
@@ -105,7 +60,7 @@ def test_each_429_is_one_rate_limited_status_with_its_reset_then_running(make_em
     after = int(time.time())
     assert out.returncode == 0 and not out.errors, out.stderr[-1500:]
     assert_every_record(emulator, out)
-    assert_statuses(out)
+    assert_statuses(out, STREAMS)
     answered_429 = sum(counts.get(429, 0) for counts in emulator.counters.values())
     assert answered_429 == 4
     limited = rate_limited(out)
@@ -130,7 +85,7 @@ def test_pauses_before_the_budget_runs_out_are_rate_limited_statuses(make_emulat
     assert out.returncode == 0 and not out.errors, out.stderr[-1500:]
     assert all(429 not in counts for counts in emulator.counters.values()), emulator.counters
     assert_every_record(emulator, out)
-    assert_statuses(out)
+    assert_statuses(out, STREAMS)
     pauses = [
         int(m.group(1)) for line in out.logs if (m := re.search(r"nearly used up.*waiting (\d+) s", line))
     ]

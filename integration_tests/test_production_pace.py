@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector import Output, all_streams, catalog, config_for, run
+from integration_tests.connector import (
+    STREAMS,
+    Output,
+    all_streams,
+    assert_statuses,
+    catalog,
+    config_for,
+    run,
+)
 from integration_tests.test_backdated import check_nps_of_backdated_records, sweep_costs
 from wootric_emulator import DatasetSpec, Fault
 from wootric_emulator.clock import SharedClock
@@ -100,6 +108,29 @@ def assert_exact(emulator: Any, out: Output) -> None:
     assert {r["name"] for r in records["segments"]} == {s["name"] for s in emulator.segments}
 
 
+SUMMARY = re.compile(r"^(\w+): done, (\d+) records, (\d+) requests")
+CLOSING = re.compile(
+    r"^Sync done: (\d+) records, (\d+) data requests and (\d+) token requests in ([\d.]+) min"
+)
+
+
+def assert_summaries(out: Output, emulator: Any) -> None:
+    """Each stream's closing line tells the records it emitted, and the sync's the requests Wootric counted."""
+    summaries = {m[1]: (int(m[2]), int(m[3])) for line in out.logs if (m := SUMMARY.match(line))}
+    assert {stream: records for stream, (records, _) in summaries.items()} == {
+        stream: len(records) for stream, records in out.records.items()
+    }
+    counted = {path: sum(statuses.values()) for path, statuses in emulator.counters.items()}
+    tokens = counted.pop("/oauth/token")
+    assert sum(requests for _, requests in summaries.values()) == sum(counted.values())
+    [closing] = [m for line in out.logs if (m := CLOSING.match(line))]
+    assert (int(closing[1]), int(closing[2]), int(closing[3])) == (
+        sum(len(r) for r in out.records.values()),
+        sum(counted.values()),
+        tokens,
+    )
+
+
 def data_requests(emulator: Any, endpoint: str) -> int:
     """Requests the emulator answered with data (its 429s and 401s counted apart)."""
     return emulator.counters.get(f"/v1/{endpoint}", {}).get(200, 0)
@@ -143,6 +174,8 @@ def test_a_full_sync_of_hours_on_a_busy_account(make_emulator, tmp_path):
         seconds = stream_seconds(out, stream)
         assert (seconds < 60 or lines) and len(lines) <= seconds / 30 + 1, (stream, len(lines), seconds)
     assert stream_seconds(out, "responses") > HOUR
+    assert_statuses(out, STREAMS)
+    assert_summaries(out, emulator)
     # Checkpoints as the stream reads, not only at its end: about one a page.
     for stream, served in (("responses", emulator.responses), ("declines", emulator.declines)):
         states = [s for s in out.states if s["stream"]["stream_descriptor"]["name"] == stream]
