@@ -1,29 +1,34 @@
-"""The user's config, read and checked once into a typed object.
-
-Every problem is reported as a config error that names the field to fix; secrets are never echoed.
-"""
+"""The user's config, read and checked once into a typed object: the credentials, where the account's API
+lives, the start date and the settings. Every problem is a config error that names the field to fix; secrets
+are never echoed. A config written for an earlier version is migrated first (`CONFIG_MIGRATIONS`)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pendulum
+from airbyte_cdk.config_observation import emit_configuration_as_airbyte_control_message
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.spec import ConfigMigration
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
+    ConfigTransformation,
+)
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.hosts import AUTO, REGIONS, HostPlan, plan_hosts
-
+AUTO = "auto"
+REGIONS = ("us", "eu", "au")
 NPS_PERIODS = ("day", "week", "month")
-AUTO_TIMEZONE = "auto"
-MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: ten years, a full re-read of any account on every sync
-# spec.yaml's maximum: a sweep spread over more than a year would hardly be one
-MAX_BACKDATED_BOUND_DAYS = 365
+MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: a full re-read of any account on every sync
+MAX_BACKDATED_BOUND_DAYS = (
+    365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
+)
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -38,112 +43,113 @@ def transient_error(message: str) -> AirbyteTracedException:
     )
 
 
+# -- where the API lives ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Tuning:
-    """Timing knobs, settable from the environment so that tests never wait a real minute."""
+class Host:
+    """One API host: data URLs are `{api_root}/{version}/{path}`; tokens come from `token_url`."""
 
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    backoff_base: float = 2.0  # seconds before the first retry of a transient failure; doubles each time
-    max_transient_retries: int = 8
-    max_transient_seconds: float = 600.0
-    # A 429 without X-Rate-Limit-Reset waits this long, and no rate-limit wait is longer (the documented window).
-    rate_limit_fallback_wait: float = 60.0
-    max_rate_limit_seconds: float = 1800.0  # one request rate limited this long in all: a transient error
-    clock_margin: int = 10  # the newest seconds are left to the next sync, in case the API's clock lags ours
-    # The share of the account's per-minute rate limit left to its other clients (SDKs, integrations).
-    rate_limit_reserve: float = 0.10
-    # Disk the end-user spool may use (about 0.8 kB per end user); past it the second stream reads the API.
-    spool_max_bytes: int = 2 * 1024**3
-    now: int = 0  # the sync's "now" in epoch seconds, for tests that replay days of syncs; 0: the clock
+    api_root: str  # scheme://host[/prefix], no trailing slash
+    token_url: str
+    region: str | None  # us, eu or au when known (a base_url on another host has none)
 
-    @classmethod
-    def from_env(cls) -> Tuning:
-        env = {
-            "connect_timeout": "WOOTRIC_CONNECT_TIMEOUT",
-            "read_timeout": "WOOTRIC_READ_TIMEOUT",
-            "backoff_base": "WOOTRIC_BACKOFF_BASE",
-            "max_transient_retries": "WOOTRIC_MAX_RETRIES",
-            "max_transient_seconds": "WOOTRIC_MAX_RETRY_SECONDS",
-            "rate_limit_fallback_wait": "WOOTRIC_RATE_LIMIT_WAIT",
-            "max_rate_limit_seconds": "WOOTRIC_MAX_RATE_LIMIT_SECONDS",
-            "clock_margin": "WOOTRIC_CLOCK_MARGIN",
-            "rate_limit_reserve": "WOOTRIC_RATE_LIMIT_RESERVE",
-            "spool_max_bytes": "WOOTRIC_SPOOL_MAX_BYTES",
-            "now": "WOOTRIC_NOW",
-        }
-        values: dict[str, Any] = {}
-        for field, name in env.items():
-            if name in os.environ:
-                try:
-                    number = float(os.environ[name])
-                except ValueError:
-                    number = -1.0
-                least = 0.001 if field.endswith("timeout") else 0.0
-                # The reserve is a share of the budget, and some of it must be ours.
-                most = 0.9 if field == "rate_limit_reserve" else float("inf")
-                if not least <= number < float("inf") or number > most:
-                    below = f" and at most {most}" if most < float("inf") else ""
-                    raise config_error(
-                        f"The environment variable {name} must be a number, {'above' if least else 'at least'} 0"
-                        f"{below}, not {os.environ[name]!r}."
-                    )
-                values[field] = int(number) if isinstance(getattr(cls, field), int) else number
-        return cls(**values)
+    @property
+    def name(self) -> str:
+        return urlsplit(self.api_root).netloc
+
+    def url(self, path: str, version: str = "v1") -> str:
+        return f"{self.api_root}/{version}/{path}"
 
 
+# Each region's hosts in the order they are tried: the API reference's (`api.wootric.com`, and `.eu` / `.au`
+# for the EU and AU instances), then Wootric's SDKs' (`app.wootric.*/api`, WootricSDK-Android `Constants.java`,
+# WootricSDK-iOS `WTRApiClient.m`); no public artifact shows which of the two serves the list endpoints.
+REGION_HOSTS = {
+    region: (
+        Host(f"https://api.wootric.{tld}", f"https://api.wootric.{tld}/oauth/token", region),
+        Host(f"https://app.wootric.{tld}/api", f"https://app.wootric.{tld}/oauth/token", region),
+    )
+    for region, tld in (("us", "com"), ("eu", "eu"), ("au", "au"))
+}
+_REGION_OF_HOST_NAME = {host.name: host.region for hosts in REGION_HOSTS.values() for host in hosts}
+
+
+def base_url_host(base_url: str) -> Host:
+    """A `base_url` keeps its meaning: scheme://host[/prefix], with `/v1/...` and `/oauth/token` appended."""
+    root = base_url.strip().rstrip("/")
+    return Host(root, f"{root}/oauth/token", _REGION_OF_HOST_NAME.get(urlsplit(root).netloc.lower()))
+
+
+def token_region(account_token: str | None) -> str | None:
+    """The region an account token's prefix names (`NPS-EU-`, `NPS-AU-`); None for any other token. US tokens
+    are `NPS-` and hex digits, which never start `EU` or `AU`."""
+    prefix = (account_token or "").strip().upper()
+    return next((region for region in ("eu", "au") if prefix.startswith(f"NPS-{region.upper()}")), None)
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """The hosts to ask for a token, in order: the first that accepts the credentials is the account's."""
+
+    hosts: tuple[Host, ...]
+    setting: str  # the config field that decides the host, named when the host is wrong: region or base_url
+    chosen_by_token: bool = False  # `auto` read the region from the account token's prefix
+
+    @property
+    def probes(self) -> bool:
+        return len(self.hosts) > 1
+
+    @property
+    def regions(self) -> set[str | None]:
+        return {host.region for host in self.hosts}
+
+
+def plan_hosts(region: str, base_url: str | None, account_token: str | None) -> HostPlan:
+    """An explicit `base_url` is used alone, an explicit region's two hosts in turn. `auto` takes the account
+    token's region if its prefix names one, and otherwise tries US, then EU, then AU."""
+    if base_url:
+        return HostPlan((base_url_host(base_url),), "base_url")
+    if region != AUTO:
+        return HostPlan(REGION_HOSTS[region], "region")
+    if from_token := token_region(account_token):
+        return HostPlan(REGION_HOSTS[from_token], "region", chosen_by_token=True)
+    return HostPlan(tuple(host for name in REGIONS for host in REGION_HOSTS[name]), "region")
+
+
+# -- the config -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Credentials:
     grant_type: str  # "client_credentials" or "password"
     form: Mapping[str, str]  # the token request's form body (holds the secrets)
     account_token: str | None = None  # goes in the token URL's query, as Wootric asks
 
-    @property
-    def secrets(self) -> list[str]:
-        return [v for k, v in self.form.items() if k in ("client_secret", "password")]
-
 
 @dataclass(frozen=True)
 class WootricConfig:
     credentials: Credentials
     start: int  # epoch seconds
-    hosts: HostPlan  # where the API is: one host, or the regions to probe for the account
-    account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see zone_probe.py)
+    hosts: HostPlan
+    account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see timezone.py)
     lookback_window_days: int = 30
     backdated_bound_days: int = 7  # 0: no sweep
     nps_summary_period: str = "month"
-    tuning: Tuning = Tuning()
-
-    @property
-    def start_date(self) -> datetime:
-        return datetime.fromtimestamp(self.start, tz=timezone.utc)
-
-
-def _required_text(mapping: Mapping[str, Any], key: str, where: str) -> str:
-    value = mapping.get(key)
-    if value is not None and not isinstance(value, str):
-        raise config_error(
-            f"`{where}{key}` must be text, not {_kind(value)}: copy it from Wootric's Settings -> API page."
-        )
-    if not isinstance(value, str) or not value.strip():
-        raise config_error(
-            f"`{where}{key}` is missing or empty: copy it from Wootric's Settings -> API page."
-        )
-    return value.strip()
 
 
 def _kind(value: Any) -> str:
     """The JSON kind of a value, for messages that must not echo it (it may be a secret)."""
-    for kind, name in (
-        (bool, "true/false"),
-        (int, "a number"),
-        (float, "a number"),
-        (str, "text"),
-        (list, "a list"),
-    ):
-        if isinstance(value, kind):
-            return name
-    return "an object" if isinstance(value, Mapping) else "null"
+    kinds = ((bool, "true/false"), (int, "a number"), (float, "a number"), (str, "text"), (list, "a list"))
+    found = next((name for kind, name in kinds if isinstance(value, kind)), None)
+    return found or ("an object" if isinstance(value, Mapping) else "null")
+
+
+def _required_text(mapping: Mapping[str, Any], key: str) -> str:
+    value = mapping.get(key)
+    if value is not None and not isinstance(value, str):
+        problem = f"must be text, not {_kind(value)}"
+    elif not isinstance(value, str) or not value.strip():
+        problem = "is missing or empty"
+    else:
+        return value.strip()
+    raise config_error(f"`credentials.{key}` {problem}: copy it from Wootric's Settings -> API page.")
 
 
 def _credentials(raw: Any) -> Credentials:
@@ -155,34 +161,23 @@ def _credentials(raw: Any) -> Credentials:
         )
     auth_type = raw.get("auth_type", "client_credentials")
     if auth_type == "client_credentials":
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": _required_text(raw, "client_id", "credentials."),
-            "client_secret": _required_text(raw, "client_secret", "credentials."),
-        }
-        return Credentials("client_credentials", form)
+        form = {key: _required_text(raw, key) for key in ("client_id", "client_secret")}
+        return Credentials(auth_type, {"grant_type": auth_type, **form})
     if auth_type == "password":
-        form = {
-            "grant_type": "password",
-            "username": _required_text(raw, "username", "credentials."),
-            "password": _required_text(raw, "password", "credentials."),
-        }
+        form = {key: _required_text(raw, key) for key in ("username", "password")}
         token = raw.get("account_token")
         if token is not None and not isinstance(token, str):
             raise config_error("`credentials.account_token` must be text like NPS-xxxxxxxx.")
-        return Credentials("password", form, (token or "").strip() or None)
+        return Credentials(auth_type, {"grant_type": auth_type, **form}, (token or "").strip() or None)
     raise config_error(f"`credentials.auth_type` must be client_credentials or password, not {auth_type!r}.")
 
 
 def parse_start_date(value: Any) -> int:
+    example = "an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z"
     if value is not None and not isinstance(value, str):
-        raise config_error(
-            f"`start_date` must be text, not {_kind(value)}: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z."
-        )
+        raise config_error(f"`start_date` must be text, not {_kind(value)}: {example}.")
     if not isinstance(value, str) or not value.strip():
-        raise config_error(
-            "`start_date` is required: an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z."
-        )
+        raise config_error(f"`start_date` is required: {example}.")
     try:
         parsed = pendulum.parse(value.strip(), strict=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError) as error:
@@ -219,7 +214,7 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     return plan_hosts(region, base_url or None, credentials.account_token)
 
 
-def _int_setting(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+def _days(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise config_error(f"`{key}` must be a whole number of days from 0 to {maximum}, not {value!r}.")
@@ -229,7 +224,7 @@ def _int_setting(config: Mapping[str, Any], key: str, default: int, maximum: int
 def parse_account_timezone(value: Any) -> ZoneInfo | None:
     """An IANA zone name, or None for `auto` (also when missing: the spec's default). An explicit zone is
     still checked against the data's UTC offsets at the start of each sync."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO_TIMEZONE)):
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO)):
         return None
     if not isinstance(value, str):
         raise config_error(
@@ -257,8 +252,57 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         start=parse_start_date(config.get("start_date")),
         hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
-        lookback_window_days=_int_setting(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
-        backdated_bound_days=_int_setting(config, "backdated_bound_days", 7, MAX_BACKDATED_BOUND_DAYS),
+        lookback_window_days=_days(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
+        backdated_bound_days=_days(config, "backdated_bound_days", 7, MAX_BACKDATED_BOUND_DAYS),
         nps_summary_period=period,
-        tuning=Tuning.from_env(),
     )
+
+
+# -- migrations, applied as the CDK's declarative sources apply them --------------------------------------
+class DefaultAuthType(ConfigTransformation):
+    """0.1.0 left `credentials.auth_type` optional and read a config without it as client credentials."""
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        credentials = config.get("credentials")
+        if isinstance(credentials, MutableMapping) and "auth_type" not in credentials:
+            credentials["auth_type"] = "client_credentials"
+
+
+CONFIG_MIGRATIONS = [
+    ConfigMigration(
+        description="0.1.0 configs without credentials.auth_type get client_credentials",
+        transformations=[DefaultAuthType()],
+    ),
+]
+
+
+def migrate_config(config: MutableMapping[str, Any]) -> tuple[MutableMapping[str, Any], list[str]]:
+    """The config with every migration applied, and the descriptions of those that changed it; the given
+    config is left unchanged."""
+    migrated, applied = json.loads(json.dumps(config)), []
+    for migration in CONFIG_MIGRATIONS:
+        before = json.dumps(migrated, sort_keys=True)
+        for transformation in migration.transformations:
+            transformation.transform(migrated)
+        if json.dumps(migrated, sort_keys=True) != before:
+            applied.append(migration.description or "unnamed migration")
+    return migrated, applied
+
+
+def migrate_config_file(
+    config: MutableMapping[str, Any], config_path: str, logger: logging.Logger
+) -> MutableMapping[str, Any]:
+    """Migrates `config`, read from `config_path`; a changed config is written back there (when it is a regular
+    file: not /dev/stdin) and emitted as a CONNECTOR_CONFIG control message, from which the platform stores it."""
+    migrated, applied = migrate_config(config)
+    if not applied:
+        return config
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path, "w", encoding="utf-8") as file:
+                json.dump(migrated, file)
+        except OSError as error:  # the CONTROL message still reaches the platform, which stores it
+            logger.warning(f"The migrated config could not be written back to {config_path}: {error}")
+    emit_configuration_as_airbyte_control_message(migrated)
+    logger.info(f"The config was migrated to this version: {'; '.join(applied)}.")
+    return migrated

@@ -22,21 +22,6 @@ def to_rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
 
 
-_USUAL_FORM = re.compile(
-    r"(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])) ((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d) ([+-][01]\d)([0-5]\d)"
-)
-
-
-def usual_form_to_rfc3339(text: str) -> str | None:
-    """`2018-01-02 23:03:41 -0800` -> `2018-01-02T23:03:41-08:00` by rearranging the text, which costs a
-    fraction of parsing it; None for any other form, and for days 29-31, which only a parser can check."""
-    match = _USUAL_FORM.fullmatch(text)
-    if match is None or text[8:10] > "28":
-        return None
-    day, clock, hours, minutes = match.groups()
-    return f"{day}T{clock}{hours}:{minutes}"
-
-
 def property_text(value: Any) -> str | None:
     """A custom property's value as text: strings as they are, anything else as its compact JSON."""
     if value is None or isinstance(value, str):
@@ -125,8 +110,6 @@ class Shaper:
         return None
 
     def timestamp(self, column: str, value: Any) -> str | None:
-        if isinstance(value, str) and (usual := usual_form_to_rfc3339(value)):
-            return usual
         moment = self.datetime(column, value)
         return to_rfc3339(moment) if moment else None
 

@@ -1,12 +1,13 @@
-"""SourceWootric: the config becomes one client (its OAuth2 authenticator, rate-limit budget and retry state) and
-one context, which every stream receives; each stream sends on HttpStream's loop with that authenticator."""
+"""SourceWootric: the config becomes one account (its OAuth2 authenticator, rate-limit budget and tallies) and
+one sync context, which every stream receives; `check` proves the credentials; `read` checks the catalog and
+the saved state before any stream starts, reads `nps_summary` after the survey streams, and closes the sync
+with one line."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import replace
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -17,36 +18,43 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
     SyncMode,
+    TraceType,
+    Type,
 )
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.client import WootricClient
-from source_wootric.config import config_error, parse_config
-from source_wootric.migrations import migrate_config_file
-from source_wootric.streams.account import NpsSummary, Segments
-from source_wootric.streams.base import SyncContext
-from source_wootric.streams.email import EmailSendSources, EmailStats
+from source_wootric.auth import WootricAuthenticator
+from source_wootric.config import WootricConfig, config_error, migrate_config_file, parse_config
+from source_wootric.http import TOKEN_PATH, Account
+from source_wootric.streams.account import EmailSendSources, Segments
+from source_wootric.streams.base import SyncContext, WootricStream
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
+from source_wootric.streams.periods import EmailStats, NpsSummary
 from source_wootric.streams.survey import Declines, Responses
 
-END_USER_STREAMS = ("end_users", "end_users_properties")
-CHECK_RETRIES = 2
-CHECK_RATE_LIMIT_SECONDS = 120.0
+# The CDK's closing error when streams failed: always typed config_error, whatever the streams' errors.
+CDK_FAILED_STREAMS = "During the sync, the following streams did not sync successfully"
+# nps_summary re-reads the periods of the back-dated records that the survey streams' sweep finds in the same
+# sync (SyncContext.backdated_seconds): it is read after them, whatever order the catalog lists.
+READ_LAST = ("nps_summary",)
+
+
+def account_for(config: WootricConfig, logger: logging.Logger, **patience: Any) -> Account:
+    account = Account(logger, config.hosts.setting, **patience)
+    account.authenticator = WootricAuthenticator(config.credentials, config.hosts, account.post_form, logger)
+    return account
 
 
 class SourceWootric(AbstractSource):
     def __init__(self) -> None:
         super().__init__()
-        # Where each end-user stream of the catalog being read starts, so that the two share one read.
-        self._end_user_starts: dict[str, int] = {}
-        self._context: SyncContext | None = (
-            None  # of the streams last built: the sync's, for its closing line
-        )
+        self._streams: list[WootricStream] | None = None  # the sync's, built once per source
+        self._context: SyncContext | None = None
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """One CONNECTION_STATUS for any problem, and exit 0: a config error also as the CDK's TRACE message;
+        """One CONNECTION_STATUS for any problem, and exit 0: a config error also as the CDK's TRACE message,
         any other (an outage, the rate limit) as a FAILED status with its message."""
         try:
             return super().check(logger, config)
@@ -56,16 +64,29 @@ class SourceWootric(AbstractSource):
             return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        """Proves the credentials with the token request and one small read. It retries less than a sync,
-        so that someone waiting on the set-up page hears of an outage in seconds, not minutes."""
-        parsed = parse_config(config)
-        tuning = replace(
-            parsed.tuning,
-            max_transient_retries=min(CHECK_RETRIES, parsed.tuning.max_transient_retries),
-            max_rate_limit_seconds=min(CHECK_RATE_LIMIT_SECONDS, parsed.tuning.max_rate_limit_seconds),
-        )
-        WootricClient(replace(parsed, tuning=tuning), logger).get("end_users", {"per_page": 1, "page": 1})
+        """The token request and one small read, retried less than a sync, so that someone waiting on the
+        set-up page hears of an outage in seconds, not minutes."""
+        account = account_for(parse_config(config), logger, retries=2, rate_limit_seconds=120)
+        account.get("end_users", {"per_page": 1, "page": 1})
         return True, None
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        if self._streams is None:
+            parsed = parse_config(config)
+            logger = logging.getLogger("airbyte")
+            context = self._context = SyncContext(parsed, account_for(parsed, logger), logger)
+            pages = EndUserPages(context)
+            self._streams = [
+                EndUsers(context, pages),
+                EndUsersProperties(context, pages),
+                Responses(context),
+                Declines(context),
+                Segments(context),
+                NpsSummary(context),
+                EmailStats(context),
+                EmailSendSources(context),
+            ]
+        return list(self._streams)
 
     def read(
         self,
@@ -75,6 +96,51 @@ class SourceWootric(AbstractSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         streams = {stream.name: stream for stream in self.streams(config)}
+        given = {
+            message.stream.stream_descriptor.name: (
+                message.stream.stream_state.__dict__ if message.stream.stream_state else {}
+            )
+            for message in state or []
+            if message.stream and message.stream.stream_descriptor.name in streams
+        }
+        self._check_catalog(logger, catalog, streams, given)
+        catalog.streams.sort(key=lambda configured: configured.stream.name in READ_LAST)
+        failures: list[FailureType] = []
+        started = time.monotonic()
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if (
+                    message.type == Type.TRACE
+                    and message.trace.type == TraceType.ERROR
+                    and message.trace.error
+                ):
+                    failures.append(message.trace.error.failure_type or FailureType.system_error)
+                yield message
+        except AirbyteTracedException as error:
+            if failures and (error.message or "").startswith(CDK_FAILED_STREAMS):
+                # The most telling of the streams' own errors: config (the user must act), system, transient.
+                error.failure_type = min(
+                    failures,
+                    key=[
+                        FailureType.config_error,
+                        FailureType.system_error,
+                        FailureType.transient_error,
+                    ].index,
+                )
+            raise
+        finally:
+            assert self._context is not None
+            logger.info(self._describe_sync(self._context, time.monotonic() - started))
+
+    def _check_catalog(
+        self,
+        logger: logging.Logger,
+        catalog: ConfiguredAirbyteCatalog,
+        streams: dict[str, Any],
+        given: dict[str, Any],
+    ) -> None:
+        """One clear error before any stream starts: a stream this source lacks, or a saved state this version
+        did not write. A stream asked for incrementally that has only full refresh is read in full."""
         for configured in catalog.streams:
             name = configured.stream.name
             if name not in streams:
@@ -83,43 +149,43 @@ class SourceWootric(AbstractSource):
                     f"{', '.join(streams)}. Refresh the source schema."
                 )
             if configured.sync_mode == SyncMode.incremental and not streams[name].supports_incremental:
-                # PyAirbyte asks every stream for incremental; a full refresh is what such a stream can give.
-                logger.warning(f"The stream `{name}` supports only full_refresh; reading it in full.")
+                logger.warning(
+                    f"The stream `{name}` supports only full_refresh; reading it in full."
+                )  # as PyAirbyte asks
                 configured.sync_mode = SyncMode.full_refresh
-        # Checked here, for one clear error before any stream starts; applied by the CDK, once, as each starts.
-        given = {
-            message.stream.stream_descriptor.name: (
-                message.stream.stream_state.__dict__ if message.stream.stream_state else {}
-            )
-            for message in state or []
-            if message.stream and message.stream.stream_descriptor.name in streams
-        }
         for name, stream_state in given.items():
             streams[name].check_state(stream_state)
-        # nps_summary re-reads the periods of back-dated records that the survey streams found earlier in
-        # the same sync (SyncContext.backdated_seconds): it goes last, whatever order the catalog lists.
-        catalog.streams.sort(key=lambda configured: configured.stream.name == "nps_summary")
-        self._end_user_starts = {
-            name: streams[name].start_for(configured.sync_mode, given.get(name))
-            for configured in catalog.streams
-            if (name := configured.stream.name) in END_USER_STREAMS
-        }
-        started = time.monotonic()
-        try:
-            yield from super().read(logger, config, catalog, state)
-        finally:
-            if self._context is not None:
-                context = self._context
-                logger.info(context.client.describe_sync(context.records, time.monotonic() - started))
+        end_user_starts = [
+            streams[c.stream.name].start_for(c.sync_mode, given.get(c.stream.name))
+            for c in catalog.streams
+            if c.stream.name in ("end_users", "end_users_properties")
+        ]
+        if len(end_user_starts) == 2:  # both end-user streams: one read from the earlier start serves the two
+            streams["end_users"].pages.shared_start = min(end_user_starts)
+
+    @staticmethod
+    def _describe_sync(context: SyncContext, seconds: float) -> str:
+        account, waited = context.account, context.account.waited
+        return (
+            f"Sync done: {context.records} records, {account.data_requests} data requests and "
+            f"{account.requests[TOKEN_PATH]} token requests in {seconds / 60:.1f} min; waited "
+            f"{waited['rate limit'] / 60:.1f} min for the rate limit, {waited['retries'] / 60:.1f} min before "
+            f"retries and {account.authenticator.renewing_seconds / 60:.1f} min for tokens."
+        )
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
-        """The config, migrated to this version's spec (see migrations.py) before anything reads it."""
+        """The config, migrated to this version's spec before anything reads it."""
         try:
             config = AbstractSource.read_config(config_path)
         except Exception as error:
-            advice = "Write the config as a JSON object; `spec` describes its fields."
-            raise _unreadable_file("config", config_path, "a JSON object", error, advice) from None
+            raise _unreadable(
+                "config",
+                config_path,
+                "a JSON object",
+                error,
+                "Write the config as a JSON object; `spec` describes its fields.",
+            ) from None
         return migrate_config_file(config, config_path, logging.getLogger("airbyte"))
 
     @classmethod
@@ -127,9 +193,12 @@ class SourceWootric(AbstractSource):
         try:
             return super().read_catalog(catalog_path)
         except Exception as error:
-            advice = "Run `discover` and select streams from its output."
-            raise _unreadable_file(
-                "catalog", catalog_path, "a configured Airbyte catalog", error, advice
+            raise _unreadable(
+                "catalog",
+                catalog_path,
+                "a configured Airbyte catalog",
+                error,
+                "Run `discover` and select streams from its output.",
             ) from None
 
     @classmethod
@@ -138,33 +207,12 @@ class SourceWootric(AbstractSource):
             return super().read_state(state_path)
         except Exception as error:
             advice = "Pass the STATE messages of the last sync, or no state to start afresh."
-            raise _unreadable_file(
+            raise _unreadable(
                 "state", state_path, "a list of Airbyte STATE messages", error, advice
             ) from None
 
-    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
-        parsed = parse_config(config)
-        logger = logging.getLogger("airbyte")
-        # The config's OAuth2 authenticator is the client's (client.authenticator), every stream's HttpStream one.
-        context = self._context = SyncContext(parsed, WootricClient(parsed, logger), logger)
-        # Both end-user streams in the catalog: one read from the earlier start serves the two.
-        both = len(self._end_user_starts) == len(END_USER_STREAMS)
-        end_user_pages = EndUserPages(
-            context, shared_start=min(self._end_user_starts.values()) if both else None
-        )
-        return [
-            EndUsers(context, end_user_pages),
-            EndUsersProperties(context, end_user_pages),
-            Responses(context),
-            Declines(context),
-            Segments(context),
-            NpsSummary(context),
-            EmailStats(context),
-            EmailSendSources(context),
-        ]
 
-
-def _unreadable_file(kind: str, path: str, expected: str, error: Exception, advice: str) -> Exception:
+def _unreadable(kind: str, path: str, expected: str, error: Exception, advice: str) -> AirbyteTracedException:
     return config_error(
         f"The {kind} file {path} is not {expected} ({type(error).__name__}: {str(error)[:300]}). {advice}"
     )

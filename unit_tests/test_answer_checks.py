@@ -1,4 +1,4 @@
-"""KeysetReader turns what the planner saw into one WARN per behaviour and endpoint, or stops the stream
+"""The keyset Endpoint turns what the planner saw into one WARN per behaviour and endpoint, or stops the stream
 when the API ignores filters. Driven against the model endpoint of test_paging, with records as the API sends
 them."""
 
@@ -15,8 +15,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_wootric.config import parse_config
 from source_wootric.paging import Dimension
-from source_wootric.streams.base import KeysetReader, SyncContext
-from source_wootric.zone_probe import AccountZone
+from source_wootric.streams.base import SyncContext
+from source_wootric.streams.keyset import Endpoint
+from source_wootric.timezone import AccountZone
 from unit_tests.test_paging import Conduct, FakeEndpoint
 
 UPDATED = Dimension("updated", "updated_at")
@@ -28,19 +29,14 @@ def api_time(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
 
 
-class ModelClient:
-    """The shared client's interface, answering from the model endpoint with end users as JSON objects."""
-
-    class Budget:
-        def describe(self) -> str:
-            return "no rate limit"
+class ModelAccount:
+    """The account's interface, answering from the model endpoint with end users as JSON objects."""
 
     def __init__(self, endpoint: FakeEndpoint):
         self.endpoint = endpoint
-        self.budget = self.Budget()
 
     @property
-    def total_requests(self) -> int:
+    def data_requests(self) -> int:
         return self.endpoint.requests
 
     def get(self, path: str, params: dict) -> list[dict]:
@@ -66,19 +62,23 @@ def read(conduct: Conduct, users: dict[int, tuple[int, int]]) -> tuple[list[int]
         }
     )
     endpoint = FakeEndpoint(users, conduct=conduct)
-    context = SyncContext(config, ModelClient(endpoint), logging.getLogger("airbyte"))  # type: ignore[arg-type]
+    account = ModelAccount(endpoint)
+    context = SyncContext(config, account, logging.getLogger("airbyte"))  # type: ignore[arg-type]
     context.account_zone = AccountZone(ZoneInfo("UTC"), known=True)  # as if learnt: the model speaks UTC
-    reader = KeysetReader(context, "end_users", "end_users", [UPDATED, CREATED], "email", True, "email")
-    return [item["id"] for item in read_range(reader, context.client, START, START + 10**6)], endpoint
+    dimensions = [UPDATED, CREATED]
+    reader = Endpoint(
+        context, "end_users", "end_users", dimensions, "email", first_dimension_moves=True, tie_filter="email"
+    )
+    return [item["id"] for item in read_range(reader, account, START, START + 10**6)], endpoint
 
 
-def read_range(reader: KeysetReader, client: ModelClient, low: int, high: int) -> Iterator[dict]:
+def read_range(reader: Endpoint, client: ModelAccount, low: int, high: int) -> Iterator[dict]:
     """The range's items, driven as HttpStream's page loop drives it (request_params, parse_response,
     next_page_token)."""
     range_read = reader.range(low, high)
     params = range_read.params
     while params is not None:
-        yield from range_read.feed(client.get(reader.endpoint, params)).items
+        yield from range_read.feed(client.get(reader.path, params)).items
         params = range_read.advance()
 
 

@@ -1,28 +1,30 @@
-"""HTTP edge cases of the shared client and the authenticator, against requests-mock."""
+"""HTTP edge cases of the account's requests (http.py) and of the authenticator (auth.py), against
+requests-mock, on a fake clock."""
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import socket
 import time
-from fractions import Fraction
+from datetime import timezone
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.requests_native_auth import abstract_oauth, oauth
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from source_wootric.client import WootricClient
-from source_wootric.config import Tuning, parse_config
-from source_wootric.hosts import REGION_HOSTS
-from source_wootric.rate_limit import RateLimitBudget
+from source_wootric import auth
+from source_wootric.config import REGION_HOSTS, parse_config
+from source_wootric.http import Account, ReservePolicy
+from source_wootric.source import account_for
 
 API = "http://wootric.test/prefix"
 TOKEN_URL = f"{API}/oauth/token"
@@ -30,8 +32,8 @@ USERS_URL = f"{API}/v1/end_users"
 
 
 class FakeTime:
-    """The clock of the client, and `time.sleep` of the CDK, which sleeps the waits of retries and of the
-    rate-limit budget (retries, a backoff of 0 s between the CDK's nested retry handlers, are not waits)."""
+    """The process's clock as the connector and the CDK read it: `time.time`, `time.monotonic`, the CDK's
+    `ab_datetime_now` (token expiry) and `time.sleep`, which records the waits and moves the clock on."""
 
     current: FakeTime
 
@@ -40,8 +42,8 @@ class FakeTime:
         self.slept: list[float] = []
 
     def sleep(self, seconds: float) -> None:
-        if seconds:
-            self.slept.append(round(seconds, 3))  # the CDK's floor of a second shows as 1.0, not 1.000001
+        if seconds:  # the CDK's nested retry handlers sleep 0 s between them: not a wait
+            self.slept.append(round(seconds, 3))
             self.now += seconds
 
     def clock(self) -> float:
@@ -50,15 +52,20 @@ class FakeTime:
 
 @pytest.fixture(autouse=True)
 def fake_time(monkeypatch) -> FakeTime:
-    FakeTime.current = FakeTime()
-    monkeypatch.setattr(time, "sleep", FakeTime.current.sleep)
-    return FakeTime.current
+    fake = FakeTime.current = FakeTime()
+    for name, function in (("time", fake.clock), ("monotonic", fake.clock), ("sleep", fake.sleep)):
+        monkeypatch.setattr(time, name, function)
+    for module in (abstract_oauth, oauth, auth):  # where the CDK's ab_datetime_now is read, token expiry
+        monkeypatch.setattr(
+            module, "ab_datetime_now", lambda: AirbyteDateTime.fromtimestamp(fake.now, timezone.utc)
+        )
+    return fake
 
 
 def make_client(
-    credentials: dict | None = None, *, where: dict | None = None, **tuning
-) -> tuple[WootricClient, FakeTime]:
-    """A client of `where` (the config's host settings: base_url API unless told), with a fake clock."""
+    credentials: dict | None = None, *, where: dict | None = None, **patience
+) -> tuple[Account, FakeTime]:
+    """The account of `where` (the config's host settings: base_url API unless told), on the fake clock."""
     config = parse_config(
         {
             "credentials": credentials
@@ -67,9 +74,11 @@ def make_client(
             **({"base_url": API} if where is None else where),
         }
     )
-    config = type(config)(**{**config.__dict__, "tuning": Tuning(**tuning)})
-    fake = FakeTime.current
-    return WootricClient(config, logging.getLogger("test"), clock=fake.clock), fake
+    return account_for(config, logging.getLogger("test"), **patience), FakeTime.current
+
+
+def get(client: Account, path: str = "end_users") -> object:
+    return client.get(path, {})
 
 
 def token(value: str = "tok-1", **extra) -> dict:
@@ -80,7 +89,7 @@ def test_token_is_requested_with_a_form_body_and_sent_as_bearer(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, json=[{"id": 1}])
     client, _ = make_client()
-    assert client.get("end_users") == [{"id": 1}]
+    assert get(client) == [{"id": 1}]
     token_request, users_request = requests_mock.request_history
     assert parse_qs(token_request.text) == {
         "grant_type": ["client_credentials"],
@@ -101,9 +110,9 @@ def test_password_grant_sends_the_account_token_in_the_query_and_uses_the_refres
         "account_token": "NPS-1234",
     }
     client, fake = make_client(credentials)
-    client.get("end_users")
+    get(client)
     fake.now += 7200  # the token expires: renewed with the refresh token, not the password
-    client.get("end_users")
+    get(client)
     first, _, second, _ = requests_mock.request_history
     assert first.url == f"{TOKEN_URL}?account_token=NPS-1234"
     assert parse_qs(first.text)["grant_type"] == ["password"]
@@ -114,9 +123,9 @@ def test_token_is_renewed_before_it_expires(requests_mock):
     requests_mock.post(TOKEN_URL, [token("tok-1"), token("tok-2")])
     users = requests_mock.get(USERS_URL, json=[])
     client, fake = make_client()
-    client.get("end_users")
+    get(client)
     fake.now += 7200 - 200  # within the renewal margin
-    client.get("end_users")
+    get(client)
     assert [r.headers["Authorization"] for r in users.request_history] == ["Bearer tok-1", "Bearer tok-2"]
 
 
@@ -127,14 +136,14 @@ def test_a_token_refused_after_it_served_is_renewed_but_one_refused_on_first_use
     answers = [{"json": [{"id": 1}]}, {"status_code": 401, "json": {}}, {"json": [{"id": 2}]}]
     requests_mock.get(USERS_URL, answers)
     client, _ = make_client()
-    assert client.get("end_users") == [{"id": 1}]
-    assert client.get("end_users") == [{"id": 2}]  # tok-1 served, then was refused: renewed
+    assert get(client) == [{"id": 1}]
+    assert get(client) == [{"id": 2}]  # tok-1 served, then was refused: renewed
     assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-2"
     requests_mock.post(TOKEN_URL, [token("tok-3")])
     requests_mock.get(USERS_URL, [{"status_code": 401, "json": {}}, {"status_code": 401, "json": {}}])
     client, _ = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")  # tok-3 refused on its first use
+        get(client)  # tok-3 refused on its first use
     assert error.value.failure_type == FailureType.config_error and "credentials" in error.value.message
 
 
@@ -149,7 +158,7 @@ def test_refused_credentials_name_the_fields_to_fix(requests_mock, credentials, 
     requests_mock.post(TOKEN_URL, status_code=401, json={"error": "invalid_client"})
     client, _ = make_client(credentials)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert fields in error.value.message and "the-secret" not in error.value.message
 
@@ -164,26 +173,26 @@ def test_an_account_token_of_another_region_hints_at_region(requests_mock):
     }
     client, _ = make_client(credentials)
     with pytest.raises(AirbyteTracedException, match="set `region` to eu"):
-        client.get("end_users")
+        get(client)
 
 
-def test_429_waits_until_the_reset_however_long_the_storm_lasts(requests_mock):
+def test_429_waits_until_the_reset_however_many_answers_the_storm_lasts(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
-    client, fake = make_client(max_transient_retries=2)
+    client, fake = make_client(retries=2)
     storm = [
         {"status_code": 429, "headers": {"X-Rate-Limit-Reset": str(int(fake.now) + 30)}, "json": {}}
     ] * 20 + [{"json": [{"id": 1}]}]
     requests_mock.get(USERS_URL, storm)
-    assert client.get("end_users") == [{"id": 1}]
-    assert len(fake.slept) == 20 and fake.slept[0] == 30
+    assert get(client) == [{"id": 1}]
+    assert len(fake.slept) == 20 and fake.slept[0] == 31  # until the reset, and the CDK's second
 
 
-def test_429_without_reset_waits_the_fallback(requests_mock):
+def test_429_without_reset_waits_the_documented_window(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [{"status_code": 429, "json": {}}, {"json": []}])
-    client, fake = make_client(rate_limit_fallback_wait=7.0)
-    client.get("end_users")
-    assert fake.slept == [7.0]
+    client, fake = make_client()
+    get(client)
+    assert fake.slept == [61.0]
 
 
 def test_slows_down_before_a_429_when_little_is_left(requests_mock):
@@ -192,9 +201,9 @@ def test_slows_down_before_a_429_when_little_is_left(requests_mock):
     reset = int(fake.now) + 40
     headers = {"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "1", "X-Rate-Limit-Reset": str(reset)}
     requests_mock.get(USERS_URL, json=[], headers=headers)
-    client.get("end_users")
+    get(client)
     assert fake.slept == []
-    client.get("end_users")
+    get(client)
     assert fake.slept == [40]
 
 
@@ -212,28 +221,19 @@ def test_slows_down_before_a_429_when_little_is_left(requests_mock):
 def test_transient_failures_are_retried_with_backoff(requests_mock, failure):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [failure, failure, {"json": [{"id": 1}]}])
-    client, fake = make_client(backoff_base=2.0)
-    assert client.get("end_users") == [{"id": 1}]
-    assert fake.slept == [2.0, 4.0]
-
-
-def test_a_backoff_under_a_second_waits_the_cdks_least_second(requests_mock):
-    """The CDK's retry handler (rate_limiting.user_defined_backoff_handler) sleeps a second more than asked."""
-    requests_mock.post(TOKEN_URL, **token())
-    requests_mock.get(USERS_URL, [{"status_code": 503}, {"json": []}])
-    client, fake = make_client(backoff_base=0.25)
-    client.get("end_users")
-    assert fake.slept == [1.0]
+    client, fake = make_client()
+    assert get(client) == [{"id": 1}]
+    assert fake.slept == [3.0, 5.0]  # 2 s doubling, and the CDK's second
 
 
 def test_transient_failures_that_do_not_end_become_a_transient_error(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, status_code=502, text="bad gateway")
-    client, fake = make_client(backoff_base=1.0, max_transient_retries=4)
+    client, fake = make_client(retries=4)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.transient_error
-    assert fake.slept == [1.0, 2.0, 4.0, 8.0] and client.requests["end_users"] == 5
+    assert fake.slept == [3.0, 5.0, 9.0, 17.0] and client.requests["end_users"] == 5
 
 
 def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
@@ -243,9 +243,9 @@ def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
         "errors": [{"status": 500, "message": "database busy"}, {"message": "try later"}],
     }
     requests_mock.get(USERS_URL, status_code=500, json=body)
-    client, _ = make_client(max_transient_retries=1)
+    client, _ = make_client(retries=1)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.transient_error
     assert "HTTP 500: database busy; try later on end_users" in error.value.message
 
@@ -253,17 +253,17 @@ def test_a_server_error_s_messages_are_in_the_transient_error(requests_mock):
 def test_the_token_endpoint_failing_is_retried_too(requests_mock):
     requests_mock.post(TOKEN_URL, [{"status_code": 500, "text": "oops"}, token()])
     requests_mock.get(USERS_URL, json=[])
-    client, fake = make_client(backoff_base=3.0)
-    client.get("end_users")
+    client, fake = make_client()
+    get(client)
     assert fake.slept == [3.0] and client.requests["oauth/token"] == 2
 
 
 def test_every_request_has_connect_and_read_timeouts(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, json=[])
-    client, _ = make_client(connect_timeout=3.0, read_timeout=9.0)
-    client.get("end_users")
-    assert [r.timeout for r in requests_mock.request_history] == [(3.0, 9.0), (3.0, 9.0)]
+    client, _ = make_client()
+    get(client)
+    assert [r.timeout for r in requests_mock.request_history] == [(10, 60), (10, 60)]
 
 
 # -- regions -------------------------------------------------------------------------------------------
@@ -293,8 +293,8 @@ def test_auto_asks_us_then_eu_then_au_each_reference_host_first_and_logs_the_reg
     requests_mock.get(found.url("end_users"), json=[{"id": 1}])
     client, _ = make_client(where={})
     with caplog.at_level(logging.INFO):
-        assert client.get("end_users") == [{"id": 1}]
-        client.get("end_users")  # the region is found once
+        assert get(client) == [{"id": 1}]
+        get(client)  # the region is found once
     order = [*US, *EU, *AU]
     tried = order[: order.index(found) + 1]
     assert (
@@ -311,7 +311,7 @@ def test_auto_asks_only_us_when_us_accepts(requests_mock, caplog):
     requests_mock.get(US[0].url("end_users"), json=[])
     client, _ = make_client(where={"region": "auto"})
     with caplog.at_level(logging.INFO):
-        client.get("end_users")
+        get(client)
     assert asked(requests_mock) == [f"POST {US[0].token_url}", f"GET {US[0].url('end_users')}"]
     assert any(m.startswith("Region us: ") and "https://api.wootric.com." in m for m in caplog.messages)
 
@@ -321,7 +321,7 @@ def test_auto_refused_everywhere_is_the_credentials_error_naming_every_host(requ
         requests_mock.post(host.token_url, **REFUSED)
     client, _ = make_client(where={})
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     message = error.value.message
     assert (
@@ -337,7 +337,7 @@ def test_auto_stops_probing_at_an_answer_that_is_not_a_refusal(requests_mock):
     )
     client, _ = make_client(where={})
     with pytest.raises(AirbyteTracedException, match="HTTP 400: bad"):
-        client.get("end_users")
+        get(client)
     assert asked(requests_mock) == [f"POST {US[0].token_url}"]
 
 
@@ -348,7 +348,7 @@ def test_auto_takes_the_account_token_s_region_and_asks_only_its_hosts(requests_
     requests_mock.get(hosts[1].url("end_users"), json=[])
     client, _ = make_client({**PASSWORD, "account_token": f"{prefix}1a2b3c4d"}, where={})
     with caplog.at_level(logging.INFO):
-        client.get("end_users")
+        get(client)
     assert asked(requests_mock) == [
         f"POST {hosts[0].token_url}",
         f"POST {hosts[1].token_url}",
@@ -366,7 +366,7 @@ def test_an_explicit_region_or_base_url_asks_only_its_hosts(requests_mock, where
     requests_mock.post(ANY_TOKEN_URL, **REFUSED)
     client, _ = make_client(where=where)
     with pytest.raises(AirbyteTracedException, match="set `region` to auto or to that region"):
-        client.get("end_users")
+        get(client)
     assert asked(requests_mock) == [f"POST {host.token_url}" for host in hosts]
 
 
@@ -375,7 +375,7 @@ def test_a_json_404_to_an_account_token_names_the_account_token(requests_mock):
     requests_mock.post(TOKEN_URL, **UNKNOWN_ACCOUNT)
     client, _ = make_client({**PASSWORD, "account_token": "NPS-0badc0de"})
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert "`credentials.account_token`" in error.value.message and "Not found" in error.value.message
 
@@ -398,7 +398,7 @@ def test_a_json_404_to_another_region_s_account_token_names_region(
     requests_mock.post(ANY_TOKEN_URL, **UNKNOWN_ACCOUNT)
     client, _ = make_client({**PASSWORD, "account_token": account_token}, where=where)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert advice in error.value.message and "`credentials.account_token`" not in error.value.message
 
@@ -408,7 +408,7 @@ def test_a_404_that_is_not_json_names_base_url(requests_mock, credentials):
     requests_mock.post(TOKEN_URL, status_code=404, text="<html>Not Found</html>")
     client, _ = make_client(credentials)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert "HTTP 404 with a web page, not Wootric's API" in error.value.message
     assert "check `base_url` (scheme://host[/prefix], without /v1)" in error.value.message
@@ -419,7 +419,7 @@ def test_a_data_404_that_is_not_json_names_base_url(requests_mock):
     requests_mock.get(USERS_URL, status_code=404, text="<html>Not Found</html>")
     client, _ = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error and "check `base_url`" in error.value.message
 
 
@@ -435,7 +435,7 @@ def test_every_message_of_an_error_list_is_read(requests_mock):
     requests_mock.get(USERS_URL, status_code=400, json=body)
     client, _ = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert "HTTP 400 for" in error.value.message
     assert error.value.message.endswith(": page does not have a valid value; per_page is too large.")
 
@@ -454,7 +454,7 @@ def test_a_host_that_does_not_resolve_is_passed_over_then_a_config_error(request
     requests_mock.post(ANY_TOKEN_URL, exc=unresolved("wootric.test"))
     client, fake = make_client(where=where)
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert "does not resolve" in error.value.message and field in error.value.message
     assert fake.slept == [] and len(requests_mock.request_history) == hosts  # each asked once
@@ -463,9 +463,9 @@ def test_a_host_that_does_not_resolve_is_passed_over_then_a_config_error(request
 def test_a_host_that_stops_resolving_mid_sync_is_transient(requests_mock):
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [{"json": []}, {"exc": unresolved("wootric.test")}, {"json": [{"id": 2}]}])
-    client, fake = make_client(backoff_base=2.0)
-    client.get("end_users")
-    assert client.get("end_users") == [{"id": 2}] and fake.slept == [2.0]
+    client, fake = make_client()
+    get(client)
+    assert get(client) == [{"id": 2}] and fake.slept == [3.0]
 
 
 def test_a_tls_failure_is_a_config_error_before_the_host_answered_and_transient_after(requests_mock):
@@ -473,14 +473,14 @@ def test_a_tls_failure_is_a_config_error_before_the_host_answered_and_transient_
     requests_mock.post(TOKEN_URL, exc=failure)
     client, fake = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert "TLS" in error.value.message and "REQUESTS_CA_BUNDLE" in error.value.message
     assert "`base_url`" in error.value.message and fake.slept == []
     requests_mock.post(TOKEN_URL, **token())
     requests_mock.get(USERS_URL, [{"json": []}, {"exc": failure}, {"json": [{"id": 3}]}])
-    client.get("end_users")
-    assert client.get("end_users") == [{"id": 3}] and len(fake.slept) == 1
+    get(client)
+    assert get(client) == [{"id": 3}] and len(fake.slept) == 1
 
 
 @pytest.mark.parametrize(
@@ -495,7 +495,7 @@ def test_an_unusable_url_is_a_config_error_without_retries(requests_mock, failur
     requests_mock.post(TOKEN_URL, exc=failure)
     client, fake = make_client()
     with pytest.raises(AirbyteTracedException) as error:
-        client.get("end_users")
+        get(client)
     assert error.value.failure_type == FailureType.config_error
     assert type(failure).__name__ in error.value.message and "`base_url`" in error.value.message
     assert fake.slept == [] and len(requests_mock.request_history) == 1
@@ -509,7 +509,7 @@ def test_the_environment_s_proxy_is_used_for_every_region_probed(requests_mock, 
     requests_mock.post(AU[0].token_url, **token())
     requests_mock.get(AU[0].url("end_users"), json=[])
     client, _ = make_client(where={})
-    client.get("end_users")
+    get(client)
     proxies = [r.proxies.get("https") for r in requests_mock.request_history]
     assert proxies == ["http://proxy.test:3128"] * 4 + [None, None]
 
@@ -526,35 +526,31 @@ def test_a_tenth_of_the_limit_is_left_to_the_account_s_other_clients(requests_mo
         "X-Rate-Limit-Reset": str(reset),
     }
     requests_mock.get(USERS_URL, json=[], headers=headers)
-    client.get("end_users")
-    client.get("end_users")
+    get(client)
+    get(client)
     assert fake.slept == ([25] if waits else [])
 
 
-@given(
-    limit=st.integers(1, 10_000),
-    remaining=st.integers(0, 10_000),
-    reserve=st.sampled_from(["0", "0.05", "0.1", "0.25", "0.5", "0.9"]),
-)
-def test_the_budget_waits_exactly_when_only_the_reserve_is_left(limit, remaining, reserve):
-    budget = RateLimitBudget(reserve=float(reserve))
-    headers = {
-        "X-Rate-Limit-Limit": str(limit),
-        "X-Rate-Limit-Remaining": str(remaining),
-        "X-Rate-Limit-Reset": "130",
-    }
-    budget.observe(headers)
-    kept = max(2, math.ceil(limit * Fraction(reserve)))  # exact: a float 0.1 x 100 must not round up to 11
-    assert budget.wait_before_next(100.0, 60.0) == (30.0 if remaining <= kept else 0.0)
+@given(limit=st.integers(1, 10_000), remaining=st.integers(0, 10_000))
+def test_the_budget_waits_exactly_when_only_a_tenth_of_the_limit_is_left(limit, remaining):
+    policy = ReservePolicy(make_client()[0])
+    policy.observe(float(limit), float(remaining), FakeTime.current.now + 30)
+    kept = max(2, -(-limit // 10))  # exact: a float 0.1 x 100 must not round up to 11
+    waited = []
+    try:
+        policy.try_acquire(None, 1)
+    except Exception as hit:
+        waited.append(hit.time_to_wait.total_seconds())  # type: ignore[attr-defined]
+    assert waited == ([30.0] if remaining <= kept else [])
 
 
 # -- where the CDK's defaults are replaced --------------------------------------------------------------
 def test_rate_limit_headers_that_are_not_numbers_are_ignored(requests_mock):
-    """HttpAPIBudget.update_from_response would raise on them (int() of each header): AccountBudget's own reads
-    what it can."""
+    """HttpAPIBudget.update_from_response would raise on them (int() of each header): WootricBudget's reads what
+    it can."""
     requests_mock.post(TOKEN_URL, **token())
     garbage = {"X-Rate-Limit-Limit": "many", "X-Rate-Limit-Remaining": "lots", "X-Rate-Limit-Reset": "soon"}
     requests_mock.get(USERS_URL, json=[{"id": 1}], headers=garbage)
     client, fake = make_client()
-    assert client.get("end_users") == [{"id": 1}] and client.get("end_users") == [{"id": 1}]
+    assert get(client) == [{"id": 1}] and get(client) == [{"id": 1}]
     assert fake.slept == []

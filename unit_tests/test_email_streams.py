@@ -10,11 +10,12 @@ import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.client import WootricClient
 from source_wootric.config import parse_config
+from source_wootric.source import account_for
+from source_wootric.streams.account import EmailSendSources
 from source_wootric.streams.base import SyncContext, WootricStream
-from source_wootric.streams.email import EmailSendSources, EmailStats
-from source_wootric.zone_probe import AccountZone
+from source_wootric.streams.periods import EmailStats
+from source_wootric.timezone import AccountZone
 from unit_tests.test_client import API, TOKEN_URL, fake_time, token  # noqa: F401 (fake_time: a fixture)
 from unit_tests.test_records import REFERENCE_EMAIL_STATS
 
@@ -33,7 +34,7 @@ def context(start_date: str = "2024-08-01T12:00:00Z") -> SyncContext:
     )
     logger = logging.getLogger("test-email")
     # A sync "started" on 2024-09-15: periods August and September 2024.
-    sync = SyncContext(config, WootricClient(config, logger), logger, started_at=1_726_400_000)
+    sync = SyncContext(config, account_for(config, logger), logger, started_at=1_726_400_000)
     sync.account_zone = AccountZone(ZoneInfo("America/Los_Angeles"), known=True)  # as if learnt
     return sync
 

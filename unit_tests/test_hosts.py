@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from source_wootric.hosts import REGION_HOSTS, base_url_host, plan_hosts, token_region
+from source_wootric.config import REGION_HOSTS, base_url_host, plan_hosts, token_region
 
 
 @pytest.mark.parametrize(

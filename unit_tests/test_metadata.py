@@ -14,7 +14,7 @@ from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 impor
     ConnectorMetadataDefinitionV0,
 )
 
-from source_wootric.hosts import REGION_HOSTS
+from source_wootric.config import REGION_HOSTS
 
 ROOT = Path(__file__).resolve().parent.parent
 API_HOSTS = {host.name for hosts in REGION_HOSTS.values() for host in hosts}

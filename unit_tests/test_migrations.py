@@ -15,8 +15,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from hypothesis import given
 from hypothesis import strategies as st
 
-from source_wootric.config import parse_config
-from source_wootric.migrations import migrate_config, migrate_config_file
+from source_wootric.config import migrate_config, migrate_config_file, parse_config
 from source_wootric.source import SourceWootric
 
 SPEC = SourceWootric().spec(logging.getLogger("test"))
@@ -104,7 +103,7 @@ def test_a_config_file_that_cannot_be_written_is_a_warning(tmp_path: Path, monke
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr("source_wootric.migrations.open", refuse, raising=False)
+    monkeypatch.setattr("source_wootric.config.open", refuse, raising=False)
     migrated = migrate_config_file(copy.deepcopy(V010), str(path), LOGGER)
     assert migrated["credentials"]["auth_type"] == "client_credentials"
     assert json.loads(path.read_text()) == V010

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from source_wootric import records
-from source_wootric.records import Shaper, property_text, to_rfc3339, usual_form_to_rfc3339
+from source_wootric.records import Shaper, property_text, to_rfc3339
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -52,33 +52,6 @@ def test_every_form_reads_back_the_same_instant(moment, offset_minutes):
         parsed = shaper().datetime("updated_at", text)
         assert parsed == aware and parsed.utcoffset() == aware.utcoffset()
         assert datetime.fromisoformat(to_rfc3339(parsed)) == aware
-
-
-@settings(max_examples=500, derandomize=True)
-@given(
-    moment=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)),
-    offset_minutes=st.integers(-12 * 60, 14 * 60).map(lambda m: m - m % 15),
-)
-def test_the_usual_form_is_rearranged_exactly_as_the_parser_would_write_it(moment, offset_minutes):
-    sign = "+" if offset_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    text = moment.strftime("%Y-%m-%d %H:%M:%S ") + f"{sign}{hours:02d}{minutes:02d}"
-    slow = to_rfc3339(shaper().datetime("updated_at", text))
-    assert usual_form_to_rfc3339(text) in (slow, None)  # None: days 29-31, left to the parser
-    assert shaper().timestamp("updated_at", text) == slow
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "2021-02-30 10:00:00 -0800",
-        "2021-13-01 10:00:00 -0800",
-        "2021-01-01 24:00:00 -0800",
-    ],
-)
-def test_impossible_dates_in_the_usual_form_are_not_rearranged(text):
-    assert usual_form_to_rfc3339(text) is None
-    assert shaper().timestamp("updated_at", text) is None
 
 
 def test_end_user_is_flattened_to_the_documented_columns():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_wootric.sweep import (
+from source_wootric.rereads import (
     DAY,
     SLACK_REQUESTS,
     SweepState,

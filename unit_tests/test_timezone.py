@@ -16,13 +16,14 @@ from source_wootric.timezone import (
     DAY,
     HOUR,
     PREFERRED_ZONES,
+    AccountZone,
     candidate_zones,
     choose_zone,
     instant_range,
+    learn_account_zone,
     observation,
     zones_consistent,
 )
-from source_wootric.zone_probe import AccountZone, learn_account_zone
 
 # Zones with and without DST, north and south, with half- and quarter-hour offsets, at both ends of the range.
 ZONES = (
@@ -212,14 +213,15 @@ def test_an_observation_is_the_instant_and_its_offset():
 
 
 class FakeClient:
-    """Answers each endpoint with fixed pages (the six-month request gets `older`) and records the requests."""
+    """The account: answers each endpoint with fixed pages (the six-month request gets `older`) and records the
+    requests."""
 
     def __init__(self, newest: dict[str, list[dict]], older: list[dict] | None = None):
         self.newest, self.older = newest, older or []
         self.sent: list[tuple[str, dict]] = []
 
     @property
-    def total_requests(self) -> int:
+    def data_requests(self) -> int:
         return len(self.sent)
 
     def get(self, endpoint: str, params: dict) -> list[dict]:

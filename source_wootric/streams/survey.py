@@ -1,5 +1,5 @@
 """Responses and declines: incremental on `created_at`, with a look-back for edits made after creation and
-a sweep of older records for those written with a past `created_at` (see sweep.py)."""
+a sweep of older records for those written with a past `created_at` (see rereads.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from airbyte_cdk.models import SyncMode
 from source_wootric import records
 from source_wootric.config import config_error
 from source_wootric.paging import Dimension
-from source_wootric.streams.base import KeysetReader, KeysetStream, Page, RangeRead, SyncContext, iso
-from source_wootric.sweep import DAY, SweepPlan, SweepState, advance, first_pass, next_pass, plan
+from source_wootric.rereads import DAY, SweepPlan, SweepState, advance, first_pass, next_pass, plan
+from source_wootric.streams.base import SyncContext, iso
+from source_wootric.streams.keyset import Endpoint, KeysetStream, Page, RangeRead
 
 CREATED = Dimension("created", "created_at")
 
@@ -37,7 +38,7 @@ class SurveyEventStream(KeysetStream):
         self._sweep_plan: SweepPlan | None = None  # while the sweep's slice is read
         self._sweep_from: SweepState | None = None  # the sweep's progress when its slice began
         super().__init__(context)
-        self.reader = KeysetReader(context, self.name, self.endpoint, [CREATED], "created_at")
+        self.endpoint_reader = Endpoint(context, self.name, self.endpoint, [CREATED], "created_at")
 
     def window_start(self, resume_after: int | None) -> int:
         if resume_after is None:
@@ -61,8 +62,9 @@ class SurveyEventStream(KeysetStream):
     def load_state_extension(self, value: Mapping[str, Any]) -> None:
         self._sweep, self._synced_at = self._state_extension(value)
 
-    def check_state_extension(self, value: Mapping[str, Any]) -> None:
-        self._state_extension(value)
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        super().check_state(value)
+        self._state_extension(value or {})
 
     def _state_extension(self, value: Mapping[str, Any]) -> tuple[SweepState | None, int | None]:
         sweep = SweepState.from_json(value["sweep"]) if "sweep" in value else None
@@ -124,7 +126,9 @@ class SurveyEventStream(KeysetStream):
             config.backdated_bound_days * DAY,
         )
         self._sweep_from = self._sweep
-        return self.reader.range(self._sweep_plan.low, self._sweep_plan.high, self._sweep_plan.budget)
+        return self.endpoint_reader.range(
+            self._sweep_plan.low, self._sweep_plan.high, self._sweep_plan.budget
+        )
 
     def page_read(self, page: Page) -> None:
         assert self._range is not None
@@ -156,8 +160,8 @@ class SurveyEventStream(KeysetStream):
     def note_news(self, items: list[dict[str, Any]], news_since: int) -> None:
         """Notes the created second of each record written or edited since the last pass went by."""
         for item in items:
-            created = self.reader.seconds(item.get("created_at"))
-            updated = self.reader.seconds(item.get("updated_at"))
+            created = self.endpoint_reader.seconds(item.get("created_at"))
+            updated = self.endpoint_reader.seconds(item.get("updated_at"))
             if created is not None and (updated is None or updated[1] >= news_since):
                 self.context.backdated_seconds.update(created)  # the periods of either end may hold it
 

@@ -1,0 +1,224 @@
+"""Streams read one period per request (`nps_summary_period`: day, week or month), from `start_date`'s
+period to today's, as Wootric computes them in the account's time zone: the NPS summary, and the survey e-mail
+delivery statistics of Wootric's v2 API (accounts or regions without it answer 404: the stream is then empty,
+with one WARN)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from datetime import date
+from typing import Any, ClassVar
+
+import pendulum
+import requests
+from airbyte_cdk.models import SyncMode
+
+from source_wootric import records
+from source_wootric.config import config_error
+from source_wootric.http import json_body
+from source_wootric.streams.base import SyncContext, WootricStream
+from source_wootric.streams.keyset import STATE_VERSION
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return pendulum.Date(day.year, day.month, day.day).start_of("week")
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def periods(first: date, last: date, period: str) -> Iterator[tuple[date, date]]:
+    """The periods (start, end; both inclusive) from the one holding `first` to the one holding `last`."""
+    unit = {"day": "days", "week": "weeks", "month": "months"}[period]
+    start = pendulum.Date(*period_start(first, period).timetuple()[:3])
+    while start <= last:
+        following = start.add(**{unit: 1})
+        yield start, following.subtract(days=1)
+        start = following
+
+
+def _valid_state(state: Mapping[str, Any]) -> bool:
+    try:
+        date.fromisoformat(state["period_start"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return state.get("version") == STATE_VERSION and state.get("period") in ("day", "week", "month")
+
+
+class PeriodStream(WootricStream, ABC):
+    """One record per period (`nps_summary_period`: day, week or month) from `start_date`'s period to today's,
+    as Wootric computes it in the account's time zone. Each sync re-reads the open period and every period
+    that overlaps the look-back window, since late changes alter closed periods.
+    State: `{"version": 1, "period": "month", "period_start": "2024-05-01"}`, the open period."""
+
+    primary_key: ClassVar[list[str]] = ["period", "period_start"]
+    cursor_field = "period_start"
+    state_checkpoint_interval = 1
+    expect = dict
+
+    def __init__(self, context: SyncContext):
+        self._state: dict[str, Any] = {}
+        self.older_count = 0
+        super().__init__(context)
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return dict(self._state)
+
+    @state.setter
+    def state(self, value: Mapping[str, Any] | None) -> None:
+        self.check_state(value)
+        self._state = dict(value or {})
+
+    def check_state(self, value: Mapping[str, Any] | None) -> None:
+        if value and not _valid_state(value):
+            raise config_error(
+                f"The saved state of stream `{self.name}` is not one this connector version writes (expected "
+                f'{{"version": {STATE_VERSION}, "period": "month", "period_start": "YYYY-MM-DD"}}). '
+                f"Reset the stream `{self.name}` to read it again from `start_date`."
+            )
+
+    def local_date(self, epoch: int) -> date:
+        return pendulum.from_timestamp(epoch, tz=self.context.zone.key).date()
+
+    def first_day(self, sync_mode: SyncMode, today: date) -> date:
+        config = self.context.config
+        # start_date's own (UTC) date, or its date in the account's zone where that is later: in zones west of
+        # UTC the account's date alone would fall on the day (and month) before start_date.
+        start = max(pendulum.from_timestamp(config.start, tz="UTC").date(), self.local_date(config.start))
+        if sync_mode != SyncMode.incremental or not self._state:
+            return start
+        if self._state["period"] != config.nps_summary_period:
+            self.logger.warning(
+                f"{self.name}: the period changed from {self._state['period']} to {config.nps_summary_period}; "
+                "reading every period afresh from start_date."
+            )
+            return start
+        lookback_start = today - pendulum.duration(days=config.lookback_window_days)
+        return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
+
+    @abstractmethod
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        """The query of one period's request."""
+
+    @abstractmethod
+    def period_columns(self, start: date, end: date, answer: dict[str, Any]) -> dict[str, Any]:
+        """The columns of one period, from its answer, besides `period`, `period_start` and `period_end`."""
+
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """Periods before the one starting `first_start` that this sync re-reads too (none by default)."""
+        return []
+
+    # -- HttpStream's loop: a slice per period, one request each -----------------------------------------
+    def stream_slices(
+        self, *, sync_mode: SyncMode, cursor_field: list[str] | None = None, stream_state: Any = None
+    ) -> Iterable[Mapping[str, Any] | None]:
+        period = self.context.config.nps_summary_period
+        today = self.local_date(self.context.high)
+        saved = date.fromisoformat(self._state["period_start"]) if self._state else None
+        if sync_mode == SyncMode.incremental and saved is not None and saved > today:
+            self.logger.warning(
+                f"{self.name}: the saved state ({saved}) is later than today ({today}); nothing to read, state "
+                "kept unchanged. Reset the stream if the state is wrong."
+            )
+            return
+        first_day = self.first_day(sync_mode, today)
+        older = self.older_periods(period_start(first_day, period))
+        self.older_count = len(older)
+        for start, end in [*older, *periods(first_day, today, period)]:
+            if not self.served:
+                break
+            # The older periods come first and leave the state alone.
+            yield {"period": period, "start": start, "end": end, "older": (start, end) in older}
+
+    def read_note(self) -> str:
+        return f" ({self.older_count} older periods re-read)" if self.older_count else ""
+
+    def request_params(self, stream_state: Any, stream_slice: Any = None, next_page_token: Any = None) -> Any:
+        return self.period_params(stream_slice["start"], stream_slice["end"])
+
+    def parse_response(
+        self, response: requests.Response, *, stream_slice: Any = None, **kwargs: Any
+    ) -> Iterable[Mapping[str, Any]]:
+        if response.status_code == 404:  # only where `not_found_ok`
+            self.not_served(response)
+            return
+        start, end = stream_slice["start"], stream_slice["end"]
+        record: dict[str, Any] = {
+            "period": stream_slice["period"],
+            "period_start": start.isoformat(),
+            "period_end": end.isoformat(),
+        }
+        for key, value in self.period_columns(start, end, json_body(response)).items():
+            record.setdefault(key, value)
+        self.records_read += 1
+        yield record
+        if not stream_slice["older"]:
+            self._state = {
+                "version": STATE_VERSION,
+                "period": record["period"],
+                "period_start": record["period_start"],
+            }
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer per period
+
+
+NUMBERS = ("nps", "response_rate", "email_response_rate")
+COUNTS = ("responses", "detractors", "passives", "promoters")
+
+
+class NpsSummary(PeriodStream):
+    """Wootric's NPS per period; late exclusions change closed periods, hence the look-back."""
+
+    endpoint = "nps_summary"
+
+    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
+        """The periods holding records that the sweep of responses and declines found new earlier in this
+        sync (back-dated, or old ones edited since): their NPS changed."""
+        period = self.context.config.nps_summary_period
+        days = {self.local_date(second) for second in self.context.backdated_seconds}
+        starts = {period_start(day, period) for day in days if day < first_start}
+        return [next(periods(start, start, period)) for start in sorted(starts)]
+
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        return {"date[start]": start.isoformat(), "date[end]": end.isoformat()}
+
+    def period_columns(self, start: date, end: date, summary: dict[str, Any]) -> dict[str, Any]:
+        columns = {key: self.shape.number(key, summary.get(key)) for key in NUMBERS}
+        columns.update({key: self.shape.integer(key, summary.get(key)) for key in COUNTS})
+        return columns
+
+
+class EmailStats(PeriodStream):
+    """Sent, delivered, bounced, opened, opted out and answered survey e-mails, per period. The answer
+    reports the range Wootric counted (`raw_results`): a range other than the one asked is logged, since
+    the record would then not be the period it names."""
+
+    endpoint = "email_stats"
+    api_version = "v2"
+    not_found_ok = True
+
+    def __init__(self, context: SyncContext):
+        super().__init__(context)
+        self.unconfirmed: list[str] = []  # the periods whose answer did not report the range asked
+
+    def period_params(self, start: date, end: date) -> dict[str, str]:
+        return {"date_range[start_date]": start.isoformat(), "date_range[end_date]": end.isoformat()}
+
+    def period_columns(self, start: date, end: date, answer: dict[str, Any]) -> dict[str, Any]:
+        columns = records.email_stats(answer, self.shape)
+        counted = (str(columns["raw_results__start_date"])[:10], str(columns["raw_results__end_date"])[:10])
+        if counted != (start.isoformat(), end.isoformat()):
+            self.unconfirmed.append(f"asked {start}..{end}, counted {counted[0]}..{counted[1]}")
+        return columns
+
+    def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
+        yield from super().stream_slices(**kwargs)
+        if self.unconfirmed:
+            self.logger.warning(
+                f"{self.name}: for {len(self.unconfirmed)} periods Wootric did not report counting the days asked "
+                f"(first: {self.unconfirmed[0]}); those records may not hold the figures of the period they name."
+            )
