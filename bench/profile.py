@@ -42,7 +42,7 @@ finally:
 # (label, file suffix, function name): cumulative CPU of these frames, the ones a record goes through.
 PARTS = [
     ("whole run (imports included)", "source_wootric/run.py", "run"),
-    ("  read_records: paging + HTTP + shaping", "source_wootric/streams/base.py", "read_records"),
+    ("  read_records: paging + HTTP + shaping", "source_wootric/streams/keyset.py", "read_records"),
     (
         "    the CDK's HttpClient: HTTP, retries, budget",
         "airbyte_cdk/sources/streams/http/http_client.py",
@@ -55,8 +55,8 @@ PARTS = [
         "merge_environment_settings",
     ),
     ("        of which preparing the request", "requests/sessions.py", "prepare_request"),
-    ("    decoded: the answer's JSON, once", "source_wootric/retries.py", "decoded"),
-    ("    KeysetReader.row: the planner's seconds", "source_wootric/streams/base.py", "row"),
+    ("    json_body: the answer's JSON", "source_wootric/http.py", "json_body"),
+    ("    Endpoint.row: the planner's seconds", "source_wootric/streams/keyset.py", "row"),
     ("    Planner.feed", "source_wootric/paging.py", "feed"),
     ("    records.end_user (shaping)", "source_wootric/records.py", "end_user"),
     ("    records.response (shaping)", "source_wootric/records.py", "response"),
@@ -82,7 +82,7 @@ RULES = [
     ),
     ("HTTP: decode JSON (json.loads)", ("client.py", "loads (json/"), ()),
     ("HTTP: requests/urllib3/http.client/socket", ("client.py",), ()),
-    ("paging: datetime of each row for the planner (_row)", ("_row (source_wootric/streams/base.py",), ()),
+    ("paging: datetime of each row for the planner (_row)", ("row (source_wootric/streams/keyset.py",), ()),
     ("paging: planner and spool", ("source_wootric/paging.py",), ()),
     ("shaping records (records.py)", ("source_wootric/records.py",), ()),
     ("CDK: record -> AirbyteMessage", ("record_helper.py",), ()),

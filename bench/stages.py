@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from source_wootric import records
     from source_wootric.paging import Dimension
-    from source_wootric.streams.base import KeysetReader
+    from source_wootric.streams.keyset import Endpoint
 
     dataset = Dataset("stages", args.users, 2, "").at_end(start_of_yesterday())
     timezone = ZoneInfo(tools.TIMEZONE)
@@ -155,16 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(len(items) for _, items in pages)
     items = [(stream, item) for stream, page in pages for item in page]
 
-    context = SimpleNamespace(zone=timezone)
+    context = SimpleNamespace(account_zone=SimpleNamespace(paging_zone=timezone))
     readers = {
-        "end_users": KeysetReader(
+        "end_users": Endpoint(
             context,
             "end_users",
             "end_users",
             [Dimension("updated", "updated_at"), Dimension("created", "created_at")],
             "email",
         ),
-        "responses": KeysetReader(
+        "responses": Endpoint(
             context, "responses", "responses", [Dimension("created", "created_at")], "created_at"
         ),
     }
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("JSON decode (json.loads)", t_decode, True),
         ("  = the floor loop's per-record cost", t_http + t_decode, False),
-        ("paging: KeysetReader._row (datetime of each record's seconds)", t_rows, True),
+        ("paging: Endpoint.row (datetime of each record's seconds)", t_rows, True),
         ("shaping: records.end_user / records.response", t_shape, True),
         ("CDK: stream_data_to_airbyte_message", t_message, True),
         ("CDK: airbyte_message_to_string (serpyco dump + orjson)", t_serialize, True),

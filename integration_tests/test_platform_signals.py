@@ -9,7 +9,6 @@ a plain RUNNING only ever follows STARTED or a RATE_LIMITED status, so none repe
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from typing import Any
@@ -26,8 +25,6 @@ from integration_tests.connector import (
     read,
 )
 from integration_tests.guarded import guarded_config, guarded_emulator, run_guarded
-from source_wootric.client import WootricClient
-from source_wootric.config import Tuning, parse_config
 from wootric_emulator import DatasetSpec, Fault
 
 pytestmark = pytest.mark.timeout(180)
@@ -94,74 +91,6 @@ def test_pauses_before_the_budget_runs_out_are_rate_limited_statuses(make_emulat
     assert sum(seconds >= 2 for seconds in pauses) <= len(limited) <= len(pauses), (pauses, limited)
     assert len(limited) >= 1
     assert all(quota_reset % 1000 == 0 for _, quota_reset in limited)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
-@pytest.mark.parametrize(
-    ("remaining", "reset_in", "told"),
-    # The client pauses once the 10% of the limit kept for other clients is reached: 10 of 100 left.
-    [(2, 0.5, False), (2, 1.0, True), (10, 20.0, True), (11, 20.0, False)],
-)
-def test_the_client_tells_of_429s_and_of_pauses_of_a_second_or_more(
-    requests_mock, monkeypatch, remaining, reset_in, told
-):
-    api = "http://wootric.test"
-    config = parse_config(
-        {
-            "credentials": {"auth_type": "client_credentials", "client_id": "id", "client_secret": "secret"},
-            "start_date": "2020-01-01T00:00:00Z",
-            "base_url": api,
-        }
-    )
-    fake = FakeTime()
-    monkeypatch.setattr(time, "sleep", fake.sleep)  # the CDK sleeps the waits
-    client = WootricClient(
-        type(config)(**{**config.__dict__, "tuning": Tuning()}), logging.getLogger("test"), fake.clock
-    )
-    waits: list[tuple[float, float | None]] = []
-    client.on_wait = lambda seconds, reset_at: waits.append((seconds, reset_at))
-    reset = fake.now + reset_in
-    limit_headers = {"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Reset": str(reset)}
-    requests_mock.post(f"{api}/oauth/token", json={"access_token": "t", "expires_in": 7200})
-    requests_mock.get(
-        f"{api}/v1/end_users",
-        [
-            {"status_code": 429, "json": {}, "headers": {**limit_headers, "X-Rate-Limit-Remaining": "0"}},
-            {"json": [], "headers": {**limit_headers, "X-Rate-Limit-Remaining": str(remaining)}},
-            {"json": [], "headers": {**limit_headers, "X-Rate-Limit-Remaining": "90"}},
-        ],
-    )
-    client.get("end_users")  # a 429, waited out until its reset
-    assert waits == [(max(1.0, reset_in), reset)]
-    reset = fake.now + reset_in  # the second answer says: `remaining` left until `reset_in` from now
-    requests_mock.get(
-        f"{api}/v1/end_users",
-        [
-            {
-                "json": [],
-                "headers": {
-                    **limit_headers,
-                    "X-Rate-Limit-Reset": str(reset),
-                    "X-Rate-Limit-Remaining": str(remaining),
-                },
-            },
-            {"json": [], "headers": {**limit_headers, "X-Rate-Limit-Remaining": "90"}},
-        ],
-    )
-    client.get("end_users")
-    waits.clear()
-    client.get("end_users")  # paused before it when the budget was nearly spent
-    assert waits == ([(reset_in, reset)] if told else [])
 
 
 def test_a_config_without_auth_type_is_migrated_written_back_and_emitted(make_emulator, tmp_path):

@@ -1,4 +1,4 @@
-"""Edges found on review: the end-user spool (closed after its replay, bounded by WOOTRIC_SPOOL_MAX_BYTES),
+"""Edges found on review: the end-user spool (closed after its replay, bounded by SPOOL_MAX_BYTES),
 nps_summary's first period in zones west of UTC, and each stream's state applied once."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
-import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read as cdk_read
@@ -19,14 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integration_tests.connector import catalog, config_for, read
-from source_wootric.client import WootricClient
 from source_wootric.config import parse_config
-from source_wootric.source import SourceWootric
-from source_wootric.streams import base
-from source_wootric.streams.account import NpsSummary
+from source_wootric.source import SourceWootric, account_for
+from source_wootric.streams import end_users, keyset
 from source_wootric.streams.base import SyncContext
-from source_wootric.streams.end_users import EndUserPages
-from source_wootric.zone_probe import AccountZone
+from source_wootric.streams.periods import NpsSummary
+from source_wootric.timezone import AccountZone
 from wootric_emulator import DatasetSpec
 
 pytestmark = pytest.mark.timeout(300)
@@ -63,31 +60,38 @@ def test_the_spool_serves_the_second_stream_and_above_its_cap_that_stream_reads_
     assert 300 <= size / USERS <= 1200  # about 0.8 kB per end user, as documented
 
     emulator.reset_counters()
-    (tmp_path / "capped").mkdir()
-    capped = read(
-        tmp_path / "capped", config, catalog(**BOTH), env={"WOOTRIC_SPOOL_MAX_BYTES": str(size // 3)}
-    )
-    assert_both_streams_complete(emulator, capped)
+    with pytest.MonkeyPatch.context() as patch:  # in this process: the cap is a constant of the package
+        patch.setattr(end_users, "SPOOL_MAX_BYTES", size // 3)
+        capped = cdk_read(
+            SourceWootric(),
+            config,
+            CatalogBuilder()
+            .with_stream("end_users", SyncMode.full_refresh)
+            .with_stream("end_users_properties", SyncMode.full_refresh)
+            .build(),
+        )
+    assert not capped.errors
+    logs = [m.log.message for m in capped.logs]
     # The second stream's own read; the time zone is learnt once per sync (one request on this account).
     zone_learning = 1
     assert sum(emulator.counters["/v1/end_users"].values()) == 2 * (one_read - zone_learning) + zone_learning
-    assert any("would pass WOOTRIC_SPOOL_MAX_BYTES" in line for line in capped.logs)
-    assert spooled_bytes(capped.logs) is None and not any("replaying" in line for line in capped.logs)
+    assert any("the local spool would pass" in line for line in logs)
+    assert spooled_bytes(logs) is None and not any("replaying" in line for line in logs)
 
 
 @pytest.mark.parametrize("cap", [None, 1_000])
 def test_every_spool_file_is_closed_once_read_or_dropped(make_emulator, monkeypatch, cap):
     emulator = make_emulator(dataset=DATASET)
     if cap is not None:
-        monkeypatch.setenv("WOOTRIC_SPOOL_MAX_BYTES", str(cap))
+        monkeypatch.setattr(end_users, "SPOOL_MAX_BYTES", cap)
     opened = []
-    open_spool = EndUserPages._open_spool
+    open_spool = end_users.tempfile.TemporaryFile
 
-    def recorded() -> object:
-        opened.append(open_spool())
+    def recorded(*args, **kwargs) -> object:
+        opened.append(open_spool(*args, **kwargs))
         return opened[-1]
 
-    monkeypatch.setattr(EndUserPages, "_open_spool", staticmethod(recorded))
+    monkeypatch.setattr(end_users.tempfile, "TemporaryFile", recorded)
     both = (
         CatalogBuilder()
         .with_stream("end_users", SyncMode.full_refresh)
@@ -121,7 +125,7 @@ def nps_stream(start_date: str, zone: str, period: str = "month") -> NpsSummary:
         }
     )
     logger = logging.getLogger("test")
-    sync = SyncContext(parsed, WootricClient(parsed, logger), logger)
+    sync = SyncContext(parsed, account_for(parsed, logger), logger)
     sync.account_zone = AccountZone(ZoneInfo(zone), known=True)  # as if learnt from the data
     return NpsSummary(sync)
 
@@ -161,13 +165,13 @@ def test_nps_summary_starts_in_start_dates_month_west_of_utc(make_emulator, tmp_
 def test_each_streams_state_is_applied_once_by_the_cdk(make_emulator, monkeypatch):
     emulator = make_emulator(dataset=DATASET)
     applied: list[str] = []
-    setter = base.KeysetStream.state.fset
+    setter = keyset.KeysetStream.state.fset
 
     def counting(stream, value):
         applied.append(stream.name)
         setter(stream, value)
 
-    monkeypatch.setattr(base.KeysetStream, "state", base.KeysetStream.state.setter(counting))
+    monkeypatch.setattr(keyset.KeysetStream, "state", keyset.KeysetStream.state.setter(counting))
     second = emulator.epoch(sorted(u["updated_at"] for u in emulator.end_users)[USERS // 2])
     state = StateBuilder()
     for name in BOTH:
@@ -183,26 +187,3 @@ def test_each_streams_state_is_applied_once_by_the_cdk(make_emulator, monkeypatc
     assert sorted(applied) == sorted(BOTH)
     ids = {r.record.data["id"] for r in output.records if r.record.stream == "end_users"}
     assert ids == {u["id"] for u in emulator.end_users if emulator.epoch(u["updated_at"]) > second}
-
-
-# -- the streams send through the account's session ----------------------------------------------------------
-def test_every_stream_sends_through_the_account_s_session_not_one_that_rereads_the_environment(
-    make_emulator, monkeypatch
-):
-    """HttpStream builds each stream an HttpClient whose session looks proxies up on every request; the streams
-    send through the account's session instead, which reads them once per host."""
-    emulator = make_emulator(dataset=DATASET)
-    looked_up: list[str] = []
-    for module in (requests.utils, requests.sessions):
-        original = module.get_environ_proxies
-        monkeypatch.setattr(
-            module,
-            "get_environ_proxies",
-            lambda url, *a, _o=original, **k: looked_up.append(url) or _o(url, *a, **k),
-        )
-    every_stream = CatalogBuilder()
-    for name in ("end_users", "responses", "segments", "nps_summary"):
-        every_stream = every_stream.with_stream(name, SyncMode.full_refresh)
-    output = cdk_read(SourceWootric(), config_for(emulator), every_stream.build())
-    assert not output.errors and len(output.records) > 0
-    assert emulator.requests("/v1/") > 10 and len(looked_up) == 1

@@ -554,3 +554,41 @@ def test_rate_limit_headers_that_are_not_numbers_are_ignored(requests_mock):
     client, fake = make_client()
     assert get(client) == [{"id": 1}] and get(client) == [{"id": 1}]
     assert fake.slept == []
+
+
+@pytest.mark.parametrize(
+    ("remaining", "reset_in", "told"),
+    # The account pauses once the 10% of the limit kept for other clients is reached: 10 of 100 left.
+    [(2, 0.5, False), (2, 1.0, True), (10, 20.0, True), (11, 20.0, False)],
+)
+def test_the_account_tells_of_429s_and_of_pauses_of_a_second_or_more(
+    requests_mock, fake_time, remaining, reset_in, told
+):
+    client, fake = make_client()
+    waits: list[tuple[float, float | None]] = []
+    client.tell_wait = lambda seconds, reset_at: waits.append((seconds, reset_at))  # type: ignore[method-assign]
+    reset = fake.now + reset_in
+    limit_headers = {"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Reset": str(reset)}
+    requests_mock.post(TOKEN_URL, json={"access_token": "t", "expires_in": 7200})
+    requests_mock.get(
+        USERS_URL,
+        [
+            {"status_code": 429, "json": {}, "headers": {**limit_headers, "X-Rate-Limit-Remaining": "0"}},
+            {"json": [], "headers": {**limit_headers, "X-Rate-Limit-Remaining": "90"}},
+        ],
+    )
+    get(client)  # a 429, waited out until its reset (and the CDK's second)
+    assert waits == [(max(1.0, reset_in) + 1, reset)]
+    reset = fake.now + reset_in  # the next answer says: `remaining` left until `reset_in` from now
+    headers = {**limit_headers, "X-Rate-Limit-Reset": str(reset), "X-Rate-Limit-Remaining": str(remaining)}
+    requests_mock.get(
+        USERS_URL,
+        [
+            {"json": [], "headers": headers},
+            {"json": [], "headers": {**limit_headers, "X-Rate-Limit-Remaining": "90"}},
+        ],
+    )
+    get(client)
+    waits.clear()
+    get(client)  # paused before it when the budget was nearly spent
+    assert waits == ([(reset_in, reset)] if told else [])
