@@ -1,4 +1,4 @@
-"""Tables (text and Markdown), the aims, the chart and the README section, from the results document."""
+"""Tables (text and Markdown), the aims and the chart, from the results document."""
 
 from __future__ import annotations
 
@@ -357,7 +357,7 @@ Notes:
 
 {notes_md}
 
-![requests and modelled sync time](bench/results/chart.png)
+![requests and modelled sync time](chart.png)
 """
 
 
@@ -480,15 +480,15 @@ def chart(doc: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_readme(readme: Path, section: str) -> Path:
-    """Between the markers of README.md when it has them; else bench/RESULTS.md."""
-    if readme.exists():
-        text = readme.read_text()
+def write_results(path: Path, section: str) -> Path:
+    """The generated section, between the markers of `path` when it has them (the text around them, written by
+    hand, is kept), else as the whole file."""
+    if path.exists():
+        text = path.read_text()
         if START in text and END in text and text.index(START) < text.index(END):
             head, rest = text.split(START, 1)
             _, tail = rest.split(END, 1)
-            readme.write_text(f"{head}{START}\n{section.strip()}\n{END}{tail}")
-            return readme
-    fallback = readme.parent / "bench" / "RESULTS.md"
-    fallback.write_text("# Benchmark\n\n" + section.replace("](bench/results/", "](results/"))
-    return fallback
+            path.write_text(f"{head}{START}\n{section.strip()}\n{END}{tail}")
+            return path
+    path.write_text(section)
+    return path

@@ -6,8 +6,8 @@ For each dataset it starts the emulator in its own process, runs each tool as a 
 (our connector: `source-wootric read`, all streams; the Singer tap-wootric 0.5.3 in its own venv; the
 floor: a bare `requests` + `json.loads` loop over the pages an ideal client needs), and takes from each run:
 records out, records lost or duplicated against the emulator's data, HTTP requests (the emulator's counters),
-wall and CPU seconds and peak RSS (`os.wait4`). Results: bench/results/results.json, results.md, chart.png,
-and the README section between `<!-- bench:start -->` and `<!-- bench:end -->`.
+wall and CPU seconds and peak RSS (`os.wait4`). Results: bench/results/results.json, chart.png and results.md
+(the tables, between its `<!-- bench:start -->` and `<!-- bench:end -->`; the text around them is kept).
 """
 
 from __future__ import annotations
@@ -452,7 +452,7 @@ def results_dir(quick: bool) -> Path:
 
 
 def publish(document: dict[str, Any], args: argparse.Namespace) -> None:
-    """results.json, results.md, chart.png (`-quick` suffixes for --quick) and the README section."""
+    """results.json, results.md and chart.png, in bench/results/ (bench/out/quick/ for --quick)."""
     document["slope"] = report.slopes(document)
     document["aims"] = report.aims(document)
     where = results_dir(document["quick"])
@@ -460,12 +460,10 @@ def publish(document: dict[str, Any], args: argparse.Namespace) -> None:
     stages = RESULTS / "stages.json"
     markdown = report.markdown(document, json.loads(stages.read_text()) if stages.exists() else None)
     (where / "results.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
-    (where / "results.md").write_text(markdown)
+    written = report.write_results(where / "results.md", markdown)
     report.chart(document, where / "chart.png")
     print(report.text_table(document))
-    if not document["quick"] and not args.no_readme:
-        where = report.write_readme(ROOT / "README.md", markdown)
-        print(f"bench: table written to {where.relative_to(ROOT)}", file=sys.stderr)
+    print(f"bench: tables written to {written.relative_to(ROOT)}", file=sys.stderr)
 
 
 def _cpus() -> int:
@@ -503,13 +501,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="skip the end_users+responses runs that measure CPU per record",
     )
-    p.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
     p.add_argument("--keep-output", action="store_true", help="keep each tool's stdout under bench/out/")
     p.add_argument("--clean", action="store_true", help="remove bench/out/ first")
     p.add_argument(
         "--report-only",
         action="store_true",
-        help="re-render tables, chart and README from the last results.json",
+        help="re-render tables and chart from the last results.json",
     )
     args = p.parse_args(argv)
     args.datasets = [d for d in args.datasets.split(",") if d]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: sets up .venv, checks lint and format, runs every test
-# (unit, end-to-end against the emulator, the Singer tap, PyAirbyte, the wheel, the container image, and
-# Airbyte's connectors-qa where ../shared/airbyte-qa exists). Skips and expected failures are listed with
-# their reasons (-rsx). Extra arguments go to pytest, e.g. scripts/test.sh unit_tests -x
+# (unit, end-to-end against the emulator, the production-pace tier, the Singer tap, PyAirbyte, the wheel,
+# the container image).
+# Skips and expected failures are listed with their reasons (-rsx). Extra arguments go to pytest, e.g.
+# scripts/test.sh unit_tests -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
