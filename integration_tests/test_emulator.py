@@ -1,4 +1,11 @@
-"""The Wootric API emulator, through real HTTP with ``requests``."""
+"""The Wootric API emulator, through real HTTP with ``requests``.
+
+Only what the connector's own end-to-end tests (the other ``test_*.py`` here, which run ``source-wootric``
+against the emulator) would not catch if it broke: the documented API's forms, limits, errors, filters, sort
+orders, datetimes and NPS arithmetic that those tests take from the emulator rather than pin; what they
+would pass without (a fault or a data shape that did nothing); and what the benchmark relies on (the CLI, the
+control endpoints, determinism, speed).
+"""
 
 from __future__ import annotations
 
@@ -187,12 +194,12 @@ def test_v1_needs_a_valid_bearer_token(emulator):
     assert r.status_code == 401
 
 
-def test_tokens_expire_and_can_be_revoked(make_emulator):
-    emu = make_emulator(dataset=DatasetSpec(users=10), token_ttl=2)
+def test_revoked_tokens_stay_refused(make_emulator):
+    """The connector renews after a revocation's first 401: whether the old token still works it never sees."""
+    emu = make_emulator(dataset=DatasetSpec(users=5), faults=[Fault("revoke", after=1)])
     with session(emu) as s:
-        assert get(s, emu, "/v1/end_users").status_code == 200
-        time.sleep(2.2)
-        assert get(s, emu, "/v1/end_users").status_code == 401
+        # served, the fault's own 401, then refused for good
+        assert [get(s, emu, "/v1/end_users").status_code for _ in range(3)] == [200, 401, 401]
     with session(emu) as s:
         assert get(s, emu, "/v1/end_users").status_code == 200
         emu.revoke_tokens()
@@ -220,18 +227,20 @@ def test_page_out_of_range_is_400(emulator, api, page):
     assert get(api, emulator, "/v1/responses", page=30).status_code == 200
 
 
-def test_paging_walks_every_user_by_email_then_ends(emulator, api):
-    users = walk(api, emulator, "/v1/end_users")
-    held = emulator.end_users
-    assert len(users) == len(held) == 200
-    assert [u["email"] for u in users] == sorted(u["email"] for u in held)
-    assert users == sorted(held, key=lambda u: u["email"])  # the served records, whole
-    assert get(api, emulator, "/v1/end_users", page=5, per_page=50).json() == []
-
-
 # ------------------------------------------------------------------------------------------- filters
-@pytest.mark.parametrize("field", ["created", "updated"])
-@pytest.mark.parametrize("op", ["gt", "gte", "lt", "lte", "eq"])
+# The connector never sends gt nor lt. Without updated[gte], updated[lte], updated[eq] or created[eq] its reads
+# lose end users (test_end_users.py, test_api_behaviours.py); created[gte] and created[lte] it pins only by chance.
+@pytest.mark.parametrize(
+    ("field", "op"),
+    [
+        ("created", "gt"),
+        ("created", "gte"),
+        ("created", "lt"),
+        ("created", "lte"),
+        ("updated", "gt"),
+        ("updated", "lt"),
+    ],
+)
 def test_each_time_filter_op_on_end_users(emulator, api, field, op):
     held = emulator.end_users
     stamps = sorted(emulator.epoch(u[f"{field}_at"]) for u in held)
@@ -654,36 +663,6 @@ def test_truncated_and_not_json_faults(make_emulator):
         html.json()
 
 
-def test_slow_fault(make_emulator):
-    emu = make_emulator(dataset=DatasetSpec(users=5), faults=[Fault("slow", seconds=0.6)])
-    with session(emu) as s:
-        t0 = time.monotonic()
-        assert get(s, emu, "/v1/end_users").status_code == 200
-        assert time.monotonic() - t0 >= 0.6
-        t0 = time.monotonic()
-        get(s, emu, "/v1/end_users")
-        assert time.monotonic() - t0 < 0.6
-
-
-def test_revoke_and_token_500_faults(make_emulator):
-    emu = make_emulator(
-        dataset=DatasetSpec(users=5),
-        faults=[Fault("revoke", after=1), Fault("token_500", path_prefix="/oauth/token", after=1)],
-    )
-    with session(emu) as s:
-        assert get(s, emu, "/v1/end_users").status_code == 200
-        assert get(s, emu, "/v1/end_users").status_code == 401  # the fault
-        assert get(s, emu, "/v1/end_users").status_code == 401  # the token is gone
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": "demo-client-id",
-        "client_secret": "demo-client-secret",
-    }
-    assert requests.post(emu.url + "/oauth/token", data=form, timeout=30).status_code == 500
-    assert requests.post(emu.url + "/oauth/token", data=form, timeout=30).status_code == 200
-    assert emu.counters["/oauth/token"] == {200: 2, 500: 1}
-
-
 def test_update_users_fault_changes_data_while_reading(make_emulator):
     emu = make_emulator(
         dataset=DatasetSpec(users=100, end=FIXED_END), faults=[Fault("update_users", users=3, after=1)]
@@ -849,7 +828,7 @@ def test_compat_singer_tap_dataset():
         Emulator(DatasetSpec(users=3000, start=end - 86400, end=end), compat="singer-tap")  # > 1,500 a day
 
 
-# ------------------------------------------------------------------------------------------- CLI and fixtures
+# ------------------------------------------------------------------------------------------- CLI and concurrency
 def test_cli_prints_url_and_stops_on_sigterm():
     proc = subprocess.Popen(
         [
@@ -892,13 +871,6 @@ def test_cli_prints_url_and_stops_on_sigterm():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-
-
-def test_pytest_plugin_fixtures(emulator, make_emulator):
-    assert emulator.url.startswith("http://127.0.0.1:")
-    small = make_emulator(dataset=DatasetSpec(users=7))
-    assert small.url != emulator.url and len(small.end_users) == 7
-    assert requests.get(small.url + "/_emulator/counters", timeout=30).json() == {}
 
 
 def test_concurrent_clients_get_consistent_pages(emulator):

@@ -1,7 +1,9 @@
 """The emulator's options for the real API's behaviours (issue 10): each on when asked, off by default.
 
 Through real HTTP with ``requests``; the proxy through a ``requests.Session`` that reaches
-``https://app.wootric.eu/...`` as a production client would.
+``https://app.wootric.eu/...`` as a production client would. As in test_emulator.py, only what the connector's
+end-to-end tests would not catch if it broke: test_api_behaviours.py fails on its own when ignore_sort_key,
+ignore_sort_order or ignore_filters stops doing what it says.
 """
 
 from __future__ import annotations
@@ -91,52 +93,6 @@ def test_page_cap_answers_at_most_the_cap_and_pages_follow_it(plain, make_emulat
         assert sorted(ids(got)) == sorted(ids(emu.end_users))  # nothing skipped, nothing twice
         assert len(rows(c, capped.url + "/v1/responses", per_page=50)) == 25
     assert len(rows(s, emu.url + "/v1/end_users", per_page=50)) == 50  # off by default
-
-
-# ------------------------------------------------------------------------------------------- ignored sort and filters
-def test_ignored_sort_key_uses_the_default_key(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_sort_key=True)
-    with session(quirky.url) as q:
-        by_email = ids(rows(s, emu.url + "/v1/end_users", per_page=50))
-        by_updated = ids(rows(s, emu.url + "/v1/end_users", per_page=50, sort_key="updated_at"))
-        assert by_email != by_updated  # the default emulator honours sort_key
-        assert ids(rows(q, quirky.url + "/v1/end_users", per_page=50, sort_key="updated_at")) == by_email
-        # not read at all, so not refused either
-        assert (
-            q.get(quirky.url + "/v1/responses", params={"sort_key": "score"}, timeout=30).status_code == 200
-        )
-    assert s.get(emu.url + "/v1/responses", params={"sort_key": "score"}, timeout=30).status_code == 400
-
-
-def test_ignored_sort_order_uses_each_endpoints_default_order(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_sort_order=True)
-    with session(quirky.url) as q:
-        for path, default, other in (("/v1/end_users", "asc", "desc"), ("/v1/responses", "desc", "asc")):
-            want = ids(rows(s, emu.url + path, per_page=50, sort_key="created_at", sort_order=default))
-            assert ids(rows(s, emu.url + path, per_page=50, sort_key="created_at", sort_order=other)) != want
-            assert (
-                ids(rows(q, quirky.url + path, per_page=50, sort_key="created_at", sort_order=other)) == want
-            )
-
-
-def test_ignored_filters_answer_as_if_none_were_sent(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_filters=True)
-    pivot = sorted(emu.epoch(u["updated_at"]) for u in emu.end_users)[150]
-    window = {"updated[gte]": pivot, "created[lt]": pivot, "per_page": 50, "sort_key": "updated_at"}
-    with session(quirky.url) as q:
-        unfiltered = ids(rows(s, emu.url + "/v1/end_users", per_page=50, sort_key="updated_at"))
-        assert ids(rows(q, quirky.url + "/v1/end_users", **window)) == unfiltered
-        assert ids(rows(q, quirky.url + "/v1/declines", **{"created[gt]": 2**40})) == ids(
-            rows(s, emu.url + "/v1/declines")
-        )
-    filtered = rows(s, emu.url + "/v1/end_users", **window)
-    assert filtered and all(
-        emu.epoch(u["updated_at"]) >= pivot > emu.epoch(u["created_at"]) for u in filtered
-    )
-    assert rows(s, emu.url + "/v1/declines", **{"created[gt]": 2**40}) == []
 
 
 # ------------------------------------------------------------------------------------------- offset-less datetimes
