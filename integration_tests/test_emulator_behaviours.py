@@ -1,51 +1,29 @@
 """The emulator's options for the real API's behaviours (issue 10): each on when asked, off by default.
 
 Through real HTTP with ``requests``; the proxy through a ``requests.Session`` that reaches
-``https://app.wootric.eu/...`` as a production client would.
+``https://app.wootric.eu/...`` as a production client would. As in test_emulator.py, only what the connector's
+end-to-end tests would not catch if it broke: test_api_behaviours.py fails on its own when ignore_sort_key,
+ignore_sort_order or ignore_filters stops doing what it says.
 """
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from integration_tests.test_emulator import CLIENT, FIXED_END, LEGACY_RE, PASSWORD, emulator_cli, session
 from wootric_emulator import DatasetSpec, Emulator
 from wootric_emulator.store import page_of, shuffle_ties
 
-pytest_plugins = ["wootric_emulator.pytest_plugin"]
-
 pytestmark = pytest.mark.timeout(120)
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXED_END = "2024-06-30T00:00:00Z"
-LEGACY_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-CLIENT = {
-    "grant_type": "client_credentials",
-    "client_id": "demo-client-id",
-    "client_secret": "demo-client-secret",
-}
-PASSWORD = {"grant_type": "password", "username": "demo@example.com", "password": "demo-password"}
 SPEC = DatasetSpec(users=300, seed=7, end=FIXED_END, bulk_import_users=40)
-
-
-def session(base_url: str, http: requests.Session | None = None) -> requests.Session:
-    """A session holding a client-credentials token of ``base_url``'s token endpoint."""
-    s = http or requests.Session()
-    r = s.post(base_url + "/oauth/token", data=CLIENT, timeout=30)
-    assert r.status_code == 200, r.text
-    s.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-    return s
 
 
 def rows(s: requests.Session, url: str, **params) -> list[dict]:
@@ -58,15 +36,17 @@ def ids(records: list[dict]) -> list[int]:
     return [r["id"] for r in records]
 
 
-def proxied(emu: Emulator) -> requests.Session:
-    """A session that reaches the regional hosts through the emulator's proxy, trusting only its CA.
+def proxied(proxy_url: str, ca_bundle: str | None = None) -> requests.Session:
+    """A session that reaches the regional hosts through the emulator's proxy, trusting only its CA
+    (``ca_bundle``; None: the usual CAs only).
 
     ``trust_env=False``: with the environment's ``REQUESTS_CA_BUNDLE`` set, requests would prefer it to
     ``Session.verify``."""
     s = requests.Session()
     s.trust_env = False
-    s.proxies = {"https": emu.proxy_url}
-    s.verify = emu.ca_bundle_path
+    s.proxies = {"https": proxy_url}
+    if ca_bundle is not None:
+        s.verify = ca_bundle
     return s
 
 
@@ -91,52 +71,6 @@ def test_page_cap_answers_at_most_the_cap_and_pages_follow_it(plain, make_emulat
         assert sorted(ids(got)) == sorted(ids(emu.end_users))  # nothing skipped, nothing twice
         assert len(rows(c, capped.url + "/v1/responses", per_page=50)) == 25
     assert len(rows(s, emu.url + "/v1/end_users", per_page=50)) == 50  # off by default
-
-
-# ------------------------------------------------------------------------------------------- ignored sort and filters
-def test_ignored_sort_key_uses_the_default_key(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_sort_key=True)
-    with session(quirky.url) as q:
-        by_email = ids(rows(s, emu.url + "/v1/end_users", per_page=50))
-        by_updated = ids(rows(s, emu.url + "/v1/end_users", per_page=50, sort_key="updated_at"))
-        assert by_email != by_updated  # the default emulator honours sort_key
-        assert ids(rows(q, quirky.url + "/v1/end_users", per_page=50, sort_key="updated_at")) == by_email
-        # not read at all, so not refused either
-        assert (
-            q.get(quirky.url + "/v1/responses", params={"sort_key": "score"}, timeout=30).status_code == 200
-        )
-    assert s.get(emu.url + "/v1/responses", params={"sort_key": "score"}, timeout=30).status_code == 400
-
-
-def test_ignored_sort_order_uses_each_endpoints_default_order(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_sort_order=True)
-    with session(quirky.url) as q:
-        for path, default, other in (("/v1/end_users", "asc", "desc"), ("/v1/responses", "desc", "asc")):
-            want = ids(rows(s, emu.url + path, per_page=50, sort_key="created_at", sort_order=default))
-            assert ids(rows(s, emu.url + path, per_page=50, sort_key="created_at", sort_order=other)) != want
-            assert (
-                ids(rows(q, quirky.url + path, per_page=50, sort_key="created_at", sort_order=other)) == want
-            )
-
-
-def test_ignored_filters_answer_as_if_none_were_sent(plain, make_emulator):
-    emu, s = plain
-    quirky = make_emulator(dataset=SPEC, ignore_filters=True)
-    pivot = sorted(emu.epoch(u["updated_at"]) for u in emu.end_users)[150]
-    window = {"updated[gte]": pivot, "created[lt]": pivot, "per_page": 50, "sort_key": "updated_at"}
-    with session(quirky.url) as q:
-        unfiltered = ids(rows(s, emu.url + "/v1/end_users", per_page=50, sort_key="updated_at"))
-        assert ids(rows(q, quirky.url + "/v1/end_users", **window)) == unfiltered
-        assert ids(rows(q, quirky.url + "/v1/declines", **{"created[gt]": 2**40})) == ids(
-            rows(s, emu.url + "/v1/declines")
-        )
-    filtered = rows(s, emu.url + "/v1/end_users", **window)
-    assert filtered and all(
-        emu.epoch(u["updated_at"]) >= pivot > emu.epoch(u["created_at"]) for u in filtered
-    )
-    assert rows(s, emu.url + "/v1/declines", **{"created[gt]": 2**40}) == []
 
 
 # ------------------------------------------------------------------------------------------- offset-less datetimes
@@ -333,7 +267,7 @@ def test_an_eu_account_served_on_its_sdk_host_only_through_the_proxy(make_emulat
     emu = make_emulator(dataset=SPEC, region="eu", shapes=("sdk",), proxy=True)
     assert emu.credentials.account_token.startswith("NPS-EU-")
     assert emu.proxy_env() == {"HTTPS_PROXY": emu.proxy_url, "REQUESTS_CA_BUNDLE": emu.ca_bundle_path}
-    with proxied(emu) as http:
+    with proxied(emu.proxy_url, emu.ca_bundle_path) as http:
         s = session("https://app.wootric.eu", http)
         served = [
             u
@@ -367,16 +301,13 @@ def test_an_eu_account_served_on_its_sdk_host_only_through_the_proxy(make_emulat
 
 def test_a_us_account_is_served_on_both_its_hosts_and_the_proxy_needs_its_ca(make_emulator):
     emu = make_emulator(dataset=SPEC, region="us", proxy=True)
-    with proxied(emu) as http:
+    with proxied(emu.proxy_url, emu.ca_bundle_path) as http:
         s = session("https://api.wootric.com", http)
         assert ids(rows(s, "https://api.wootric.com/v1/responses")) == ids(
             rows(s, "https://app.wootric.com/api/v1/responses")
         )
         assert s.post("https://app.wootric.eu/oauth/token", data=CLIENT, timeout=30).status_code == 401
-    untrusting = requests.Session()
-    untrusting.trust_env = False
-    untrusting.proxies = {"https": emu.proxy_url}
-    with pytest.raises(requests.exceptions.SSLError):
+    with proxied(emu.proxy_url) as untrusting, pytest.raises(requests.exceptions.SSLError):
         untrusting.post("https://api.wootric.com/oauth/token", data=CLIENT, timeout=30)
     with session(emu.url) as loop:  # the plain URL still plays the account's own host
         assert rows(loop, emu.url + "/v1/segments") == emu.segments
@@ -395,48 +326,25 @@ def test_regions_and_proxy_are_checked():
 
 # ------------------------------------------------------------------------------------------- CLI
 def test_cli_flags_for_the_behaviours():
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wootric_emulator",
-            "--users",
-            "80",
-            "--end",
-            FIXED_END,
-            "--region",
-            "au",
-            "--proxy",
-            "--page-cap",
-            "20",
-            "--real-errors",
-            "--ignore-sort-order",
-            "--shared-email-fraction",
-            "0.5",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = proc.stdout.readline().strip()
+    args = [
+        "--users",
+        "80",
+        "--end",
+        FIXED_END,
+        "--region",
+        "au",
+        "--proxy",
+        "--page-cap",
+        "20",
+        "--real-errors",
+    ]
+    args += ["--ignore-sort-order", "--shared-email-fraction", "0.5"]
+    with emulator_cli(*args) as (_, proc):
         env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
-        assert url.startswith("http://127.0.0.1:") and set(env) == {"HTTPS_PROXY", "REQUESTS_CA_BUNDLE"}
-        http = requests.Session()
-        http.trust_env = False
-        http.proxies, http.verify = {"https": env["HTTPS_PROXY"]}, env["REQUESTS_CA_BUNDLE"]
-        with session("https://app.wootric.au", http) as s:
+        assert set(env) == {"HTTPS_PROXY", "REQUESTS_CA_BUNDLE"}
+        with session("https://app.wootric.au", proxied(env["HTTPS_PROXY"], env["REQUESTS_CA_BUNDLE"])) as s:
             page = rows(s, "https://app.wootric.au/api/v1/end_users", per_page=50, sort_order="desc")
             assert len(page) == 20 and page[0]["email"] is None  # capped, ascending, null e-mails first
             assert (
                 s.get("https://app.wootric.au/api/v1/end_users/1", timeout=30).json()["type"] == "error_list"
             )
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
