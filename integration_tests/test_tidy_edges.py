@@ -1,10 +1,12 @@
-"""Edges found on review: the end-user spool (closed after its replay, bounded by WOOTRIC_SPOOL_MAX_BYTES),
+"""Edges found on review: the end-user spool (closed after its replay, bounded by `Tuning.spool_max_bytes`),
 nps_summary's first period in zones west of UTC, and each stream's state applied once."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import sys
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -19,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integration_tests.connector import catalog, config_for, read
+from source_wootric import source
 from source_wootric.client import WootricClient
-from source_wootric.config import parse_config
+from source_wootric.config import WootricConfig, parse_config
 from source_wootric.source import SourceWootric
 from source_wootric.streams import base
 from source_wootric.streams.account import NpsSummary
@@ -34,6 +37,31 @@ pytestmark = pytest.mark.timeout(300)
 USERS = 300
 DATASET = DatasetSpec(users=USERS, responses=0, declines=0, seed=51, end="2025-06-01")
 BOTH = {"end_users": "incremental", "end_users_properties": "incremental"}
+
+
+def with_spool_cap(config: WootricConfig, cap: int) -> WootricConfig:
+    """The parsed config with the spool capped at `cap` bytes (2 GiB in production: no test reaches that)."""
+    return dataclasses.replace(config, tuning=dataclasses.replace(config.tuning, spool_max_bytes=cap))
+
+
+def capped_command(folder, cap: int) -> str:
+    """A `source-wootric` command (the console script's `run`) whose spool is capped at `cap` bytes."""
+    script = folder / "source-wootric-capped"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import dataclasses\n"
+        "from source_wootric import source\n"
+        "from source_wootric.run import run\n"
+        "parse = source.parse_config\n"
+        "def capped(config):\n"
+        "    parsed = parse(config)\n"
+        f"    tuning = dataclasses.replace(parsed.tuning, spool_max_bytes={cap})\n"
+        "    return dataclasses.replace(parsed, tuning=tuning)\n"
+        "source.parse_config = capped\n"
+        "run()\n"
+    )
+    script.chmod(0o755)
+    return str(script)
 
 
 def spooled_bytes(logs: list[str]) -> int | None:
@@ -64,14 +92,13 @@ def test_the_spool_serves_the_second_stream_and_above_its_cap_that_stream_reads_
 
     emulator.reset_counters()
     (tmp_path / "capped").mkdir()
-    capped = read(
-        tmp_path / "capped", config, catalog(**BOTH), env={"WOOTRIC_SPOOL_MAX_BYTES": str(size // 3)}
-    )
+    command = capped_command(tmp_path / "capped", size // 3)
+    capped = read(tmp_path / "capped", config, catalog(**BOTH), command=command)
     assert_both_streams_complete(emulator, capped)
     # The second stream's own read; the time zone is learnt once per sync (one request on this account).
     zone_learning = 1
     assert sum(emulator.counters["/v1/end_users"].values()) == 2 * (one_read - zone_learning) + zone_learning
-    assert any("would pass WOOTRIC_SPOOL_MAX_BYTES" in line for line in capped.logs)
+    assert any("the local spool would pass" in line for line in capped.logs)
     assert spooled_bytes(capped.logs) is None and not any("replaying" in line for line in capped.logs)
 
 
@@ -79,7 +106,8 @@ def test_the_spool_serves_the_second_stream_and_above_its_cap_that_stream_reads_
 def test_every_spool_file_is_closed_once_read_or_dropped(make_emulator, monkeypatch, cap):
     emulator = make_emulator(dataset=DATASET)
     if cap is not None:
-        monkeypatch.setenv("WOOTRIC_SPOOL_MAX_BYTES", str(cap))
+        parse = source.parse_config
+        monkeypatch.setattr(source, "parse_config", lambda config: with_spool_cap(parse(config), cap))
     opened = []
     open_spool = EndUserPages._open_spool
 
