@@ -13,10 +13,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from wootric_emulator.clock import SITE
+
 COMMAND = str(Path(sys.executable).parent / "source-wootric")
 CLIENT_SECRET = "demo-client-secret"
-# Quick retries and a one-second clock margin, so that no test waits long; see config.Tuning.
-TEST_ENV = {"WOOTRIC_BACKOFF_BASE": "0.05", "WOOTRIC_RATE_LIMIT_WAIT": "1", "WOOTRIC_CLOCK_MARGIN": "1"}
+# The connector's production settings, which the tests wait out on the simulated clock (see connector_env):
+CLOCK_MARGIN = 10  # seconds: the newest records are left to the next sync
+READ_TIMEOUT = 60  # seconds an answer may take
+MAX_RETRY_SECONDS = 600  # a request's transient failures are retried for this long at most
+MAX_RATE_LIMIT_SECONDS = 1800  # a request waits out 429s for this long at most
 STREAMS = (
     "end_users",
     "end_users_properties",
@@ -84,6 +89,18 @@ class Output:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
 
+def connector_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a connector command: this process's, then `env`. Where SIMULATED_CLOCK is set (the
+    emulator fixtures set it to the emulator's clock), the command reads that clock: its sleeps cost no real
+    time (wootric_emulator/simulated_clock)."""
+    merged = {**os.environ, **(env or {})}
+    if merged.get("SIMULATED_CLOCK"):
+        paths = [path for path in merged.get("PYTHONPATH", "").split(os.pathsep) if path]
+        if str(SITE) not in paths:
+            merged["PYTHONPATH"] = os.pathsep.join([str(SITE), *paths])
+    return merged
+
+
 def run(
     args: list[str],
     tmp_path: Path,
@@ -91,11 +108,11 @@ def run(
     env: dict[str, str] | None = None,
     timeout: float = 600,
     command: str = COMMAND,
-    tuning: dict[str, str] = TEST_ENV,
     **files: Any,
 ) -> Output:
-    """`source-wootric <args>` (another install's with `command`), where `--config config` etc. name JSON
-    files written from `files`; `tuning={}` runs it with its production settings."""
+    """`source-wootric <args>` (another install's with `command`), with its production settings, where
+    `--config config` etc. name JSON files written from `files`; on the test's simulated clock if it has one
+    (see connector_env)."""
     argv = [command]
     for arg in args:
         if arg in files:
@@ -109,7 +126,7 @@ def run(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **tuning, **(env or {})},
+        env=connector_env(env),
         check=False,
     )
     return Output(done.returncode, done.stdout, done.stderr)

@@ -23,15 +23,6 @@ PASSWORD = "pw-SECRET-Zq8!xR2#vL5$kN9^mW3&tY7*pH4(cJ6)bG1-fD0+sA8=uE2?iO5~"
 ACCOUNT_TOKEN = "NPS-guarded01"
 SECRETS = (CLIENT_SECRET, PASSWORD)
 
-# Quick timings for every guarded run; a test may override any of them.
-FAST_ENV = {
-    "WOOTRIC_BACKOFF_BASE": "0.02",
-    "WOOTRIC_RATE_LIMIT_WAIT": "0.3",
-    "WOOTRIC_CLOCK_MARGIN": "1",
-    "WOOTRIC_CONNECT_TIMEOUT": "2",
-    "WOOTRIC_READ_TIMEOUT": "5",
-}
-
 
 def guarded_emulator(make: Callable[..., Any], **kwargs: Any) -> Any:
     """An emulator (from the `make_emulator` fixture) that accepts only the secrets above."""
@@ -113,6 +104,6 @@ def run_guarded(
     timeout: float = 120,
     **files: Any,
 ) -> Output:
-    out = run(args, tmp_path, env={**FAST_ENV, **(env or {})}, timeout=timeout, **files)
+    out = run(args, tmp_path, env=env, timeout=timeout, **files)
     assert_clean(out, emulator)
     return out

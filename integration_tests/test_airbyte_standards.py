@@ -16,6 +16,8 @@ from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from integration_tests.connector import catalog, config_for, discovered_streams, read
 from source_wootric.source import SourceWootric
 from wootric_emulator import DatasetSpec, Emulator
+from wootric_emulator.clock import simulated_time
+from wootric_emulator.pytest_plugin import simulated_clock
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 pytestmark = pytest.mark.timeout(300)
@@ -46,23 +48,30 @@ INCREMENTAL_STREAMS = (
 
 
 @pytest.fixture(scope="module", autouse=True)
-def emulator():
-    """One emulator for the module; the scenario configs are written with the port it really bound."""
-    with Emulator(dataset=DATASET) as running:
+def emulator(tmp_path_factory):
+    """One emulator for the module, on a simulated clock that the connector commands read too; the scenario
+    configs are written with the port it really bound."""
+    with (
+        simulated_clock(tmp_path_factory.mktemp("standards")) as clock,
+        Emulator(dataset=DATASET, clock=clock) as running,
+    ):
         secrets = ROOT / "secrets"
         secrets.mkdir(exist_ok=True)
         config = config_for(running, start_date="2021-01-01T00:00:00Z")
         (secrets / "config.json").write_text(json.dumps(config, indent=2))
         wrong = {**config, "credentials": {**config["credentials"], "client_secret": "not-the-secret"}}
         (secrets / "invalid_config.json").write_text(json.dumps(wrong, indent=2))
-        previous = {k: os.environ.get(k) for k in ("WOOTRIC_CLOCK_MARGIN", "WOOTRIC_BACKOFF_BASE")}
-        os.environ.update(WOOTRIC_CLOCK_MARGIN="1", WOOTRIC_BACKOFF_BASE="0.05")
         yield running
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def in_process_on_the_emulators_clock(request, emulator):
+    """The CDK's standard tests run the connector in this process: on the emulator's clock too."""
+    if request.cls is not TestAirbyteStandards:
+        yield
+        return
+    with simulated_time(emulator.clock):
+        yield
 
 
 class TestAirbyteStandards(SourceTestSuiteBase):

@@ -1,6 +1,7 @@
 """Responses and declines written with a past `created_at` (the emulator's `add_backdated`) reach the
 destination within `backdated_bound_days`, at an even cost; a 0.1.0 config and state sync without a reset.
-The sync's "now" is injected (WOOTRIC_NOW): days of hourly syncs take a minute, never real days."""
+The emulator and the connector share a simulated clock (wootric_emulator/clock.py) that the test moves on to
+each sync's hour: days of hourly syncs take a minute, never real days."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from integration_tests.connector import TEST_ENV, Output, all_streams, catalog, config_for, read
+from integration_tests.connector import CLOCK_MARGIN, Output, all_streams, catalog, config_for, read
 from source_wootric import run
 from wootric_emulator import DatasetSpec
+from wootric_emulator.clock import SharedClock, simulated_time
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -34,32 +36,46 @@ DONE_LOG = re.compile(r"^(responses|declines): read \S+\.\.\S+: \d+ records, (\d
 LIST_ENDPOINTS = ("end_users", "responses", "declines")
 
 
+def clock_at(tmp_path: Path) -> SharedClock:
+    """The clock of the emulator and the connector, at T0."""
+    return SharedClock(tmp_path / "clock", start=T0)
+
+
+def move_to(clock: SharedClock, now: int) -> None:
+    """Moves the clock on to `now` (it never goes back)."""
+    assert clock.time() <= now, (clock.time(), now)
+    clock.sleep(now - clock.time())
+    assert clock.time() == now
+
+
 def read_in_process(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    clock: SharedClock,
     now: int,
     config: dict[str, Any],
     catalog: dict[str, Any],
     state: list[dict[str, Any]] | None,
 ) -> Output:
-    """`source-wootric read` as its console script runs it (`source_wootric.run.run`), in this process: the
-    command's own start-up costs a second, which 193 syncs cannot afford. In-process, the CDK's log lines
-    reach pytest's log capture rather than stdout: they are added to the output as the LOG messages they are."""
+    """`source-wootric read` as its console script runs it (`source_wootric.run.run`), in this process, at
+    `now` on `clock` (this process reads it while the command runs: `simulated_time`): the command's own
+    start-up costs a second, which 193 syncs cannot afford. In-process, the CDK's log lines reach pytest's
+    log capture rather than stdout: they are added to the output as the LOG messages they are."""
     files = {"config": config, "catalog": catalog, **({"state": state} if state is not None else {})}
     argv = ["source-wootric", "read"]
     for name, content in files.items():
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(content))
         argv += [f"--{name}", str(path)]
-    for name, value in {**TEST_ENV, "WOOTRIC_NOW": str(now)}.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "argv", argv)
+    move_to(clock, now)
     capsys.readouterr()
     caplog.clear()
     try:
-        run.run()
+        with simulated_time(clock):
+            run.run()
         returncode = 0
     except SystemExit as exit_:
         returncode = int(exit_.code or 0)
@@ -110,15 +126,17 @@ def month_of(emulator: Any, second: int) -> date:
 def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     make_emulator, tmp_path, capsys, caplog, monkeypatch
 ):
+    clock = clock_at(tmp_path)
     emulator = make_emulator(
-        dataset=DatasetSpec(users=2_000, responses=15_000, declines=3_000, seed=10, start=DATA_START, end=T0)
+        dataset=DatasetSpec(users=2_000, responses=15_000, declines=3_000, seed=10, start=DATA_START, end=T0),
+        clock=clock,
     )
     data_start = emulator.epoch(min(r["created_at"] for r in emulator.responses))
     config = config_for(emulator, start_date="2023-01-01T00:00:00Z")
     # In the order a UI lists them: nps_summary before responses (the source reads it last).
     sync_catalog = catalog(declines="incremental", nps_summary="incremental", responses="incremental")
 
-    first = read_in_process(capsys, caplog, monkeypatch, tmp_path, T0, config, sync_catalog, None)
+    first = read_in_process(capsys, caplog, monkeypatch, tmp_path, clock, T0, config, sync_catalog, None)
     assert first.returncode == 0 and not first.errors, first.stdout[-2000:]
     initial_cost = main_read_costs(first)
     for stream in SURVEY_STREAMS:  # the first pass is paced on the initial read's cost
@@ -149,7 +167,7 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
                     written[(stream, record_id)] = write_at
                     created[(stream, record_id)] = created_at
         emulator.reset_counters()
-        out = read_in_process(capsys, caplog, monkeypatch, tmp_path, now, config, sync_catalog, state)
+        out = read_in_process(capsys, caplog, monkeypatch, tmp_path, clock, now, config, sync_catalog, state)
         assert out.returncode == 0 and not out.errors, out.stdout[-2000:]
         assert not warnings(out)
         total_requests += emulator.requests("/v1/")
@@ -214,7 +232,8 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
     """Version 0.1.0 wrote `{"version": 1, "created_at_epoch": N}` and knew no `backdated_bound_days`: the
     first sync on this version reads on from that state, sweeps every older record once (unbudgeted; it
     measures the pace), and the next sync sweeps within its budget."""
-    emulator = make_emulator(dataset=DatasetSpec(users=300, seed=12, start=DATA_START, end=T0))
+    clock = clock_at(tmp_path)
+    emulator = make_emulator(dataset=DatasetSpec(users=300, seed=12, start=DATA_START, end=T0), clock=clock)
     config = config_for(emulator)  # the keys a 0.1.0 config has
     assert "backdated_bound_days" not in config
     old_state = [
@@ -232,7 +251,8 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
     }
     # In the order a UI lists them (nps_summary before responses): the source reads nps_summary last.
     alphabetical = {"streams": sorted(all_streams()["streams"], key=lambda s: s["stream"]["name"])}
-    upgrade = read(tmp_path, config, alphabetical, old_state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
+    move_to(clock, T0 + HOUR)
+    upgrade = read(tmp_path, config, alphabetical, old_state)
     assert upgrade.returncode == 0 and not upgrade.errors, upgrade.stdout[-2000:]
     end_user_reads = int(next(line for line in upgrade.logs if line.startswith("end_users: done")).split()[4])
     assert list_requests(emulator) == end_user_reads + sum(main_read_costs(upgrade).values()) + sum(
@@ -244,7 +264,7 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         assert backdated[stream] <= got
         assert got == {record["id"] for record in getattr(emulator, stream)}  # nothing lost: every record
         state = upgrade.stream_state(stream)
-        assert state["created_at_epoch"] == T0 + HOUR - 1 and state["synced_at"] == T0 + HOUR
+        assert state["created_at_epoch"] == T0 + HOUR - CLOCK_MARGIN and state["synced_at"] == T0 + HOUR
         # The pass is complete and measured what it cost: this sync's requests for the stream.
         assert (
             state["sweep"]["requests_per_pass"]
@@ -255,9 +275,8 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
     check_nps_of_backdated_records(emulator, upgrade, {written - 200 * DAY})
 
     emulator.reset_counters()
-    later = read(
-        tmp_path, config, all_streams(), upgrade.final_state, env={"WOOTRIC_NOW": str(T0 + 2 * HOUR)}
-    )
+    move_to(clock, T0 + 2 * HOUR)
+    later = read(tmp_path, config, all_streams(), upgrade.final_state)
     assert later.returncode == 0 and not later.errors, later.stdout[-2000:]
     spent = sweep_costs(later)
     for stream in SURVEY_STREAMS:
@@ -270,12 +289,14 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
 
 
 def test_with_the_sweep_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, tmp_path):
-    emulator = make_emulator(dataset=DatasetSpec(users=100, seed=13, start=DATA_START, end=T0))
+    clock = clock_at(tmp_path)
+    emulator = make_emulator(dataset=DatasetSpec(users=100, seed=13, start=DATA_START, end=T0), clock=clock)
     config = config_for(emulator, backdated_bound_days=0)
     state = [stream_state("responses", {"version": 1, "created_at_epoch": T0 - 1})]
-    out = read(tmp_path, config, catalog(responses="incremental"), state, env={"WOOTRIC_NOW": str(T0 + HOUR)})
+    move_to(clock, T0 + HOUR)
+    out = read(tmp_path, config, catalog(responses="incremental"), state)
     assert out.returncode == 0 and not out.errors
-    assert out.stream_state("responses") == {"version": 1, "created_at_epoch": T0 + HOUR - 1}
+    assert out.stream_state("responses") == {"version": 1, "created_at_epoch": T0 + HOUR - CLOCK_MARGIN}
     assert not [line for line in out.logs if "sweep" in line]
     # The look-back window only: its one short page (9 responses), and the one request that proves the
     # page short because the endpoint had no more to give, not because it caps pages (paging.py).

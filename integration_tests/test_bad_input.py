@@ -120,14 +120,8 @@ CONFIG_CASES = {
         config=config(base_url="http://proxy.example.com/wootric"),
         env={"DEPLOYMENT_MODE": "CLOUD"},
     ),
-    "a WOOTRIC_SPOOL_MAX_BYTES that is not a number": Case(
-        ("WOOTRIC_SPOOL_MAX_BYTES",), env={"WOOTRIC_SPOOL_MAX_BYTES": "2GB"}
-    ),
     # Read by SourceWootric.read_config, before our other checks.
     "config not JSON": Case(("config",), raw={"config": "{credentials: oops"}),
-    "a timing variable that is not a number": Case(
-        ("WOOTRIC_READ_TIMEOUT",), env={"WOOTRIC_READ_TIMEOUT": "soon"}
-    ),
     # discover and check read the config too
     "discover without client_secret": Case(
         ("`credentials.client_secret`",),

@@ -10,6 +10,7 @@ import requests
 
 from integration_tests.connector import catalog, config_for, read
 from wootric_emulator import DatasetSpec, Emulator
+from wootric_emulator.pytest_plugin import simulated_clock
 
 pytestmark = pytest.mark.timeout(600)
 START_DATE = "2023-11-01T00:00:00Z"  # before the data starts: the first months sent nothing
@@ -48,19 +49,21 @@ def warnings(out) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def account(request, tmp_path_factory):
-    emulator = Emulator(
-        dataset=DatasetSpec(users=400, responses=1_200, declines=400, seed=13, start="2024-01-01")
-    )
-    emulator.start()
-    request.addfinalizer(emulator.stop)
-    out = read(
-        tmp_path_factory.mktemp("email"),
-        config=config_for(emulator, start_date=START_DATE),
-        catalog=catalog(email_stats="incremental", email_send_sources="full_refresh"),
-    )
-    assert out.returncode == 0 and not out.errors and not warnings(out), out.stderr[-2000:]
-    return emulator, out
+def account(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("email")
+    with simulated_clock(tmp) as clock:
+        emulator = Emulator(
+            dataset=DatasetSpec(users=400, responses=1_200, declines=400, seed=13, start="2024-01-01"),
+            clock=clock,
+        )
+        with emulator:
+            out = read(
+                tmp,
+                config=config_for(emulator, start_date=START_DATE),
+                catalog=catalog(email_stats="incremental", email_send_sources="full_refresh"),
+            )
+            assert out.returncode == 0 and not out.errors and not warnings(out), out.stderr[-2000:]
+            yield emulator, out
 
 
 def test_email_stats_has_one_record_per_month_as_the_emulator_computes_it(account):

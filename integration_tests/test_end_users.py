@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from integration_tests.connector import catalog, config_for, read
+from integration_tests.connector import CLOCK_MARGIN, catalog, config_for, read
 from wootric_emulator import DatasetSpec, Fault
 
 pytestmark = pytest.mark.timeout(600)
@@ -144,6 +144,8 @@ def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
     assert first.stream_state("end_users")["version"] == 1
 
     emulator.reset_counters()
+    # The next sync comes later: on the simulated clock, time passes only when told to.
+    emulator.clock.sleep(CLOCK_MARGIN + 1)
     unchanged = read(
         tmp_path,
         config=config,
@@ -152,9 +154,11 @@ def test_an_incremental_sync_reads_only_what_changed(make_emulator, tmp_path):
     )
     assert unchanged.records["end_users"] == [] and requests_of(emulator) == 1
 
-    time.sleep(1.1)  # the clock margin: changes of the current second wait for the next sync
+    # Past the clock margin (on the clock the emulator and the connector share): the changes come after what
+    # the last sync read, and the next sync reads through them.
+    emulator.clock.sleep(CLOCK_MARGIN + 1)
     changed = set(emulator.update_users(25, seed=3))
-    time.sleep(1.1)
+    emulator.clock.sleep(CLOCK_MARGIN + 1)
     second = read(
         tmp_path,
         config=config,
@@ -221,7 +225,7 @@ def test_users_updated_while_the_sync_reads_arrive_by_the_next_sync(make_emulato
         catalog=catalog(end_users="incremental"),
     )
     emulator.set_faults([])
-    time.sleep(1.1)
+    emulator.clock.sleep(CLOCK_MARGIN + 1)
     second = read(
         tmp_path,
         config=config,

@@ -5,6 +5,10 @@ emulator's records (compared by primary key, with their updated_at / created_at 
 values); a fault that does not end must stop the sync within a bounded time with a classified error
 (transient or config) and a state from which a second run, the fault gone, completes the data. Every run
 holds known secrets and is checked for leaks and stray tracebacks (`guarded.run_guarded`), `--debug` on.
+
+The connector runs with its production settings, on the simulated clock it shares with the emulator (see
+wootric_emulator/pytest_plugin.py): its back-offs, its waits for the rate limit and the emulator's slow
+answers cost no real time, and the times below are seconds of that clock.
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector import Output, catalog
+from integration_tests.connector import (
+    CLOCK_MARGIN,
+    MAX_RATE_LIMIT_SECONDS,
+    MAX_RETRY_SECONDS,
+    READ_TIMEOUT,
+    Output,
+    catalog,
+)
 from integration_tests.guarded import guarded_config, guarded_emulator, run_guarded
 from wootric_emulator import DatasetSpec, Fault
-from wootric_emulator.clock import SharedClock
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,6 +39,7 @@ READ = ["read", "--debug", "--config", "config", "--catalog", "catalog"]
 RESUME = [*READ, "--state", "state"]
 # A fixed end, so that the data never changes under a test; ~9 pages of users and ~13 of responses.
 DATASET = {"users": 400, "responses": 600, "declines": 0, "end": "2025-06-01"}
+SLOW = 1.5 * READ_TIMEOUT  # seconds a slow answer takes: past the connector's read timeout
 
 
 def epoch(value: str | None) -> int | None:
@@ -93,24 +104,28 @@ def single_run_duplicates(out: Output) -> Counter:
     return received(out)[1]
 
 
-def summary(name: str, emulator: Any, started: float, *outputs: Output) -> str:
+def started(emulator: Any) -> tuple[float, float]:
+    """Now, in real seconds and on the emulator's (simulated) clock, for `summary`."""
+    return time.monotonic(), emulator.clock.time()
+
+
+def summary(name: str, emulator: Any, since: tuple[float, float], *outputs: Output) -> str:
     retries = sum(1 for out in outputs for line in out.logs if "; retry " in line)
     waits = sum(1 for out in outputs for line in out.logs if "Rate limited (HTTP 429)" in line)
     line = (
-        f"[fault] {name}: {time.monotonic() - started:.1f} s, {len(outputs)} run(s), counters {emulator.counters}, "
-        f"{retries} retries, {waits} 429 waits, exit codes {[o.returncode for o in outputs]}"
+        f"[fault] {name}: {time.monotonic() - since[0]:.1f} s ({emulator.clock.time() - since[1]:.0f} s on the "
+        f"clock), {len(outputs)} run(s), counters {emulator.counters}, {retries} retries, {waits} 429 waits, "
+        f"exit codes {[o.returncode for o in outputs]}"
     )
     print(line)
     return line
 
 
-def read(
-    emulator: Any, tmp_path: Any, *, auth: str = "client_credentials", env: dict | None = None, state=None
-) -> Output:
+def read(emulator: Any, tmp_path: Any, *, auth: str = "client_credentials", state=None) -> Output:
     files: dict[str, Any] = {"config": guarded_config(emulator, auth=auth), "catalog": catalog(**STREAMS)}
     if state is not None:
         files["state"] = state
-    return run_guarded(RESUME if state is not None else READ, tmp_path, emulator, env=env, **files)
+    return run_guarded(RESUME if state is not None else READ, tmp_path, emulator, **files)
 
 
 def assert_succeeded(out: Output) -> None:
@@ -118,16 +133,17 @@ def assert_succeeded(out: Output) -> None:
 
 
 # -- faults that end: the sync completes with exactly the emulator's records -------------------------------
+# (emulator keywords, faults, a line some retry logs: the fault was met as intended, or None)
 ENDING = {
     "429 storm with X-Rate-Limit-Reset, under a real rate limit": (
-        {"rate_limit": (12, 1)},
+        {"rate_limit": (12, 60)},
         [Fault("429", after=3, times=3), Fault("429", path_prefix="/v1/responses", after=4, times=2)],
-        {"WOOTRIC_RATE_LIMIT_WAIT": "3"},
+        None,
     ),
     "429 storm without X-Rate-Limit-Reset": (
         {},
         [Fault("429", after=2, times=8, reset_header=False)],
-        {"WOOTRIC_RATE_LIMIT_WAIT": "0.2"},
+        None,
     ),
     "bursts of 500, 502 and 503": (
         {},
@@ -137,7 +153,7 @@ ENDING = {
             Fault("503", after=6, times=2),
             Fault("503", probability=0.15, after=20),
         ],
-        {},
+        None,
     ),
     "connection resets": (
         {"fault_seed": 7},
@@ -146,7 +162,7 @@ ENDING = {
             Fault("reset", probability=0.2),
             Fault("reset", path_prefix="/oauth/token"),
         ],
-        {},
+        None,
     ),
     "truncated and non-JSON bodies, the token's too": (
         {},
@@ -157,34 +173,36 @@ ENDING = {
             Fault("not_json", path_prefix="/v1/responses", after=3, times=2),
             Fault("not_json", path_prefix="/v1/segments"),
         ],
-        {},
+        None,
     ),
+    # Slow on the simulated clock: the connector's read times out there (see simulated_clock/sitecustomize.py).
     "slow answers past the read timeout": (
         {},
         [
-            Fault("slow", seconds=1.5, after=2, times=2),
-            Fault("slow", path_prefix="/v1/responses", seconds=1.5, after=5),
+            Fault("slow", seconds=SLOW, after=2, times=2),
+            Fault("slow", path_prefix="/v1/responses", seconds=SLOW, after=5),
         ],
-        {"WOOTRIC_READ_TIMEOUT": "0.4"},
+        "ReadTimeout on",
     ),
     "the token endpoint failing for a while": (
         {},
         [Fault("token_500", times=3)],
-        {},
+        None,
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(ENDING))
 def test_a_fault_that_ends_leaves_exactly_the_emulators_records(make_emulator, tmp_path, name):
-    emulator_kwargs, faults, env = ENDING[name]
+    emulator_kwargs, faults, shows = ENDING[name]
     emulator = guarded_emulator(
         make_emulator, dataset=DatasetSpec(seed=31, **DATASET), faults=faults, **emulator_kwargs
     )
-    started = time.monotonic()
-    out = read(emulator, tmp_path, env=env)
-    summary(name, emulator, started, out)
+    since = started(emulator)
+    out = read(emulator, tmp_path)
+    summary(name, emulator, since, out)
     assert_succeeded(out)
+    assert shows is None or any(shows in line and "; retry " in line for line in out.logs), out.logs
     assert sum(fault.hits for fault in emulator.faults) >= len(faults) - 1  # the faults really fired
     duplicates = assert_exact(emulator, out)
     assert duplicates == Counter(), duplicates  # one run: retries never emit a record twice
@@ -192,10 +210,10 @@ def test_a_fault_that_ends_leaves_exactly_the_emulators_records(make_emulator, t
 
 
 def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emulator, tmp_path):
-    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=32, **DATASET), rate_limit=(10, 1))
-    started = time.monotonic()
-    out = read(emulator, tmp_path, env={"WOOTRIC_RATE_LIMIT_WAIT": "3"})
-    summary("rate limit 10 per second", emulator, started, out)
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=32, **DATASET), rate_limit=(10, 60))
+    since = started(emulator)
+    out = read(emulator, tmp_path)
+    summary("rate limit 10 per minute", emulator, since, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
     assert all(429 not in counts for counts in emulator.counters.values()), emulator.counters
@@ -204,10 +222,8 @@ def test_a_real_rate_limit_is_waited_out_from_its_headers_without_a_429(make_emu
 
 @pytest.mark.parametrize("auth", ["client_credentials", "password"])
 def test_tokens_that_expire_during_the_sync_are_renewed(make_emulator, tmp_path, auth):
-    # On a simulated clock (see test_production_pace.py): tokens live a minute and the rate limit stretches
-    # the sync over several: renewed as they near their end. End users take 20 s an answer, so a token expires while
-    # the API works on one: a 401, then a new token.
-    clock = SharedClock(tmp_path / "clock", start=time.time())
+    # Tokens live a minute and the rate limit stretches the sync over several: renewed as they near their end.
+    # End users take 20 s an answer, so a token expires while the API works on one: a 401, then a new token.
     faults = [Fault("slow", path_prefix="/v1/end_users", seconds=20, after=3, times=-1)]
     emulator = guarded_emulator(
         make_emulator,
@@ -215,13 +231,11 @@ def test_tokens_that_expire_during_the_sync_are_renewed(make_emulator, tmp_path,
         token_ttl=60,
         rate_limit=(10, 60),
         latency=(0.2, 0.5),
-        clock=clock,
         faults=faults,
     )
-    started = time.monotonic()
-    production = {"WOOTRIC_RATE_LIMIT_WAIT": "60", "WOOTRIC_BACKOFF_BASE": "2", "WOOTRIC_READ_TIMEOUT": "60"}
-    out = read(emulator, tmp_path, auth=auth, env={**clock.env(), **production})
-    summary(f"token expiry ({auth})", emulator, started, out)
+    since = started(emulator)
+    out = read(emulator, tmp_path, auth=auth)
+    summary(f"token expiry ({auth})", emulator, since, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
     assert emulator.counters["/v1/end_users"].get(401, 0) >= 1
@@ -236,9 +250,9 @@ def test_a_token_revoked_mid_sync_is_replaced(make_emulator, tmp_path, auth):
         Fault("revoke", path_prefix="/v1/responses", after=5),
     ]
     emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=34, **DATASET), faults=faults)
-    started = time.monotonic()
+    since = started(emulator)
     out = read(emulator, tmp_path, auth=auth)
-    summary(f"token revoked ({auth})", emulator, started, out)
+    summary(f"token revoked ({auth})", emulator, since, out)
     assert_succeeded(out)
     assert_exact(emulator, out)
     tokens = emulator.counters["/oauth/token"]
@@ -251,12 +265,14 @@ def test_users_updated_while_the_sync_reads_arrive_whole_by_the_next_sync(make_e
     faults = [Fault("update_users", path_prefix="/v1/end_users", after=1, times=6, users=8)]
     dataset = DatasetSpec(seed=35, users=900, responses=300, declines=0, bulk_created_same_second=120)
     emulator = guarded_emulator(make_emulator, dataset=dataset, faults=faults)
-    started = time.monotonic()
+    since = started(emulator)
     first = read(emulator, tmp_path)
     assert_succeeded(first)
-    time.sleep(1.2)  # the clock margin: the next sync reads through the last update
+    emulator.clock.sleep(
+        CLOCK_MARGIN + 1
+    )  # past the clock margin: the next sync reads through the last update
     second = read(emulator, tmp_path, state=first.final_state)
-    summary("users updated while read", emulator, started, first, second)
+    summary("users updated while read", emulator, since, first, second)
     assert_succeeded(second)
     assert emulator.faults[0].hits == 6
     duplicates = assert_exact(emulator, first, second)
@@ -264,53 +280,62 @@ def test_users_updated_while_the_sync_reads_arrive_whole_by_the_next_sync(make_e
 
 
 # -- faults that do not end: a classified error in bounded time, then a run from the state completes -------
+# Seconds from start to error on the simulated clock, where only waits take time (start-up and work none):
+# a request retries transient failures until a retry would start more than 600 s after its first failure,
+# and waits out 429s for 30 minutes at most. An attempt takes up to SLOW (a read that times out): the one
+# before the first failure, the last one, and then one try of each other stream, as Wootric is out.
+RETRIES_BOUND = MAX_RETRY_SECONDS + (1 + len(STREAMS)) * SLOW
+RATE_LIMIT_BOUND = MAX_RATE_LIMIT_SECONDS
+# (faults, bound in seconds, failure type)
 NOT_ENDING = {
-    "503 for good": ([Fault("503", after=5, times=-1)], {}, "transient_error"),
+    "503 for good": ([Fault("503", after=5, times=-1)], RETRIES_BOUND, "transient_error"),
     "connection resets for good": (
         [Fault("reset", path_prefix="/v1/responses", after=3, times=-1)],
-        {},
+        RETRIES_BOUND,
         "transient_error",
     ),
     "slow for good": (
-        [Fault("slow", path_prefix="/v1/end_users", seconds=1.0, after=4, times=-1)],
-        {"WOOTRIC_READ_TIMEOUT": "0.3", "WOOTRIC_MAX_RETRIES": "2"},
+        [Fault("slow", path_prefix="/v1/end_users", seconds=SLOW, after=4, times=-1)],
+        RETRIES_BOUND,
         "transient_error",
     ),
     "429 for good, no reset header": (
         [Fault("429", after=6, times=-1, reset_header=False)],
-        {"WOOTRIC_RATE_LIMIT_WAIT": "0.3", "WOOTRIC_MAX_RATE_LIMIT_SECONDS": "1.5"},
+        RATE_LIMIT_BOUND,
         "transient_error",
     ),
     "token revoked, then the token endpoint down": (
         [Fault("token_500", after=1, times=-1), Fault("revoke", path_prefix="/v1/end_users", after=4)],
-        {},
+        RETRIES_BOUND,
         "transient_error",
     ),
-    "token revoked and every new one refused": ([Fault("revoke", after=4, times=-1)], {}, "config_error"),
+    "token revoked and every new one refused": (
+        [Fault("revoke", after=4, times=-1)],
+        RETRIES_BOUND,
+        "config_error",
+    ),
 }
-BOUND_SECONDS = 40  # from start to error, start-up (~2-4 s on a loaded 2-core machine) included
 
 
 @pytest.mark.parametrize("name", list(NOT_ENDING))
 def test_a_fault_that_does_not_end_is_a_classified_error_with_a_resumable_state(
     make_emulator, tmp_path, name
 ):
-    faults, env, failure_type = NOT_ENDING[name]
-    env = {"WOOTRIC_MAX_RETRIES": "3", **env}
+    faults, bound, failure_type = NOT_ENDING[name]
     emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=36, **DATASET), faults=faults)
-    started = time.monotonic()
-    first = read(emulator, tmp_path, env=env)
-    elapsed = time.monotonic() - started
+    since = started(emulator)
+    first = read(emulator, tmp_path)
+    elapsed = emulator.clock.time() - since[1]  # simulated seconds
     assert first.returncode == 1 and first.errors
     assert {error["failure_type"] for error in first.errors} == {failure_type}, [
         e["message"] for e in first.errors
     ]
-    assert elapsed < BOUND_SECONDS
+    assert elapsed <= bound, elapsed
     assert first.final_state or first.records == {}, "records were emitted but no state to resume from"
 
     emulator.set_faults([])
     second = read(emulator, tmp_path, state=first.final_state)
-    summary(f"{name} (error after {elapsed:.1f} s)", emulator, started, first, second)
+    summary(f"{name} (error after {elapsed:.0f} s on the clock)", emulator, since, first, second)
     assert_succeeded(second)
     duplicates = assert_exact(emulator, first, second)
     print(

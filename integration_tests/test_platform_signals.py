@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 import pytest
@@ -45,16 +44,15 @@ def assert_every_record(emulator: Any, out: Output) -> None:
 def test_each_429_is_one_rate_limited_status_with_its_reset_then_running(make_emulator, tmp_path):
     faults = [Fault("429", after=3, times=2), Fault("429", path_prefix="/v1/responses", after=2, times=2)]
     emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=41, **DATASET), faults=faults)
-    before = int(time.time())
+    before = int(emulator.clock.time())  # the clock the emulator and the connector share
     out = run_guarded(
         READ,
         tmp_path,
         emulator,
-        env={"WOOTRIC_RATE_LIMIT_WAIT": "1"},
         config=guarded_config(emulator),
         catalog=catalog(**STREAMS),
     )
-    after = int(time.time())
+    after = int(emulator.clock.time())
     assert out.returncode == 0 and not out.errors, out.stderr[-1500:]
     assert_every_record(emulator, out)
     assert_statuses(out, STREAMS)
@@ -68,14 +66,13 @@ def test_each_429_is_one_rate_limited_status_with_its_reset_then_running(make_em
 
 
 def test_pauses_before_the_budget_runs_out_are_rate_limited_statuses(make_emulator, tmp_path):
-    # 10 requests per 3-second window: after 8, the client waits for the window's end (up to 3 s) instead of
-    # drawing a 429. Each pause of a second or more is a RATE_LIMITED status carrying the window's reset.
-    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=42, **DATASET), rate_limit=(10, 3))
+    # 10 requests per one-minute window: after 8, the client waits for the window's end (up to a minute)
+    # instead of drawing a 429. Each pause of a second or more is a RATE_LIMITED status carrying the window's reset.
+    emulator = guarded_emulator(make_emulator, dataset=DatasetSpec(seed=42, **DATASET), rate_limit=(10, 60))
     out = run_guarded(
         READ,
         tmp_path,
         emulator,
-        env={"WOOTRIC_RATE_LIMIT_WAIT": "3"},
         config=guarded_config(emulator),
         catalog=catalog(**STREAMS),
     )

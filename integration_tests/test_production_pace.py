@@ -66,7 +66,7 @@ class Paced:
         folder = self.tmp_path / f"run{self.runs}"
         folder.mkdir()
         started = self.clock.time()
-        out = run(args, folder, env=self.clock.env(), tuning={}, **files)
+        out = run(args, folder, **files)  # on self.clock: make_emulator sets SIMULATED_CLOCK to it
         return out, (self.clock.time() - started) / HOUR
 
     def read(self, catalog: dict, state: list | None = None, **config: Any) -> tuple[Output, float]:

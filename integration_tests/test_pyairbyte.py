@@ -8,12 +8,16 @@ PyAirbyte also installs the connector itself from a pip URL (the wheel in a whee
 PyAirbyte lives in its own venv (scripts/pyairbyte_venv.sh: ~600 MB, built once and reused), so it runs
 as a subprocess: scripts/pyairbyte_read.py reads and queries the cache, and writes a JSON report that this
 test checks against the emulator's data. PYAIRBYTE_EXECUTABLE overrides the connector command it runs.
+
+PyAirbyte itself keeps the real clock; where a test gives its emulator a simulated clock, the connector
+command PyAirbyte runs reads that clock (through a wrapper that sets its environment).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 from collections import Counter
@@ -23,8 +27,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from integration_tests.connector import STREAMS
+from integration_tests.connector import CLOCK_MARGIN, STREAMS
 from wootric_emulator import DatasetSpec, Emulator
+from wootric_emulator.clock import SharedClock
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_SCRIPT = ROOT / "scripts" / "pyairbyte_read.py"
@@ -54,9 +59,27 @@ def pyairbyte_python() -> Path:
     return venv / "bin" / "python"
 
 
-def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str, pip_url: str | None = None) -> dict:
-    """One read by PyAirbyte, with the connector as a local executable, or installed from `pip_url` into a
-    venv that PyAirbyte makes in tmp_path (with the `uv` of PyAirbyte's own venv, offline)."""
+def on_clock(executable: str, clock: SharedClock, tmp_path: Path) -> str:
+    """A command that runs `executable` on `clock` (and PyAirbyte, which runs it, on the real one)."""
+    wrapper = tmp_path / "on-the-clock" / "source-wootric"
+    wrapper.parent.mkdir(exist_ok=True)
+    variables = " ".join(f"{name}={shlex.quote(value)}" for name, value in clock.env().items())
+    wrapper.write_text(f'#!/bin/sh\nexec env {variables} {shlex.quote(executable)} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def pyairbyte_read(
+    python: Path,
+    config: dict,
+    tmp_path: Path,
+    name: str,
+    pip_url: str | None = None,
+    clock: SharedClock | None = None,
+) -> dict:
+    """One read by PyAirbyte, with the connector as a local executable (on `clock` if one is given), or
+    installed from `pip_url` into a venv that PyAirbyte makes in tmp_path (with the `uv` of PyAirbyte's own
+    venv, offline)."""
     config_path, report_path = tmp_path / f"{name}-config.json", tmp_path / f"{name}-report.json"
     config_path.write_text(json.dumps(config))
     env = {
@@ -68,16 +91,15 @@ def pyairbyte_read(python: Path, config: dict, tmp_path: Path, name: str, pip_ur
         "AIRBYTE_CACHE_ROOT": str(tmp_path / "cache"),
         "AIRBYTE_LOGGING_ROOT": str(tmp_path / "logs"),
         "AIRBYTE_TEMP_DIR": str(tmp_path / "tmp"),
-        # The connector leaves the newest seconds to the next sync (10 s by default): 1 s, so that the
-        # second sync below reads the changes made just before it, whatever the machine's speed.
-        "WOOTRIC_CLOCK_MARGIN": "1",
     }
     (tmp_path / "tmp").mkdir(exist_ok=True)
     command = [str(python), str(READ_SCRIPT), "--config", str(config_path), "--report", str(report_path)]
     if pip_url:
+        assert clock is None, "PyAirbyte runs a connector it installed itself on the real clock"
         command += ["--pip-url", pip_url]
-    elif os.environ.get("PYAIRBYTE_EXECUTABLE"):
-        command += ["--executable", os.environ["PYAIRBYTE_EXECUTABLE"]]
+    else:
+        executable = os.environ.get("PYAIRBYTE_EXECUTABLE") or str(python.parent / "source-wootric")
+        command += ["--executable", on_clock(executable, clock, tmp_path) if clock else executable]
     started = time.monotonic()
     done = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
@@ -189,7 +211,9 @@ def test_pyairbyte_installs_the_wheel_by_pip_url_offline_and_reads(
 def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
     pyairbyte_python: Path, tmp_path: Path
 ) -> None:
-    with Emulator(dataset=DatasetSpec(users=USERS, seed=5), account_timezone=TZ) as emu:
+    # The emulator and the connector on one simulated clock, which the test moves on past the clock margin.
+    clock = SharedClock(tmp_path / "clock", start=time.time())
+    with Emulator(dataset=DatasetSpec(users=USERS, seed=5), account_timezone=TZ, clock=clock) as emu:
         # Long enough a look-back that the second sync re-reads every response, so that edits to old
         # responses arrive too (the default 30 days would catch only recent ones).
         lookback_days = (date.today() - date(2018, 12, 1)).days + 2
@@ -208,7 +232,7 @@ def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
         assert min(expected.values()) > 0, expected
 
         # ---- first sync: every stream, into PyAirbyte's default DuckDB cache
-        first = pyairbyte_read(pyairbyte_python, config, tmp_path, "first")
+        first = pyairbyte_read(pyairbyte_python, config, tmp_path, "first", clock=clock)
         assert sorted(first["streams"]) == sorted(STREAMS)
         check_counts(first, expected)
         for stream, count in expected.items():
@@ -236,11 +260,13 @@ def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
             assert {k: summary[month][k] for k in row} == row, month
 
         # ---- changes in the account, then a second sync into the same cache (state sent back)
-        time.sleep(1.1)  # past the first sync's last second
+        clock.sleep(CLOCK_MARGIN + 1)  # past the first sync's last second
         changed_users = emu.update_users(15, seed=3)
         edited_responses = emu.edit_responses(12, seed=4)
-        time.sleep(1.1)  # and past the changes' second, left to the next sync by the clock margin
-        second = pyairbyte_read(pyairbyte_python, config, tmp_path, "second")
+        clock.sleep(
+            CLOCK_MARGIN + 1
+        )  # and past the changes' second, left to the next sync by the clock margin
+        second = pyairbyte_read(pyairbyte_python, config, tmp_path, "second", clock=clock)
 
         current_users = {u["id"]: u for u in emu.end_users}
         changed_properties = sum(len(current_users[uid].get("properties") or {}) for uid in changed_users)

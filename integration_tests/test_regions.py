@@ -40,14 +40,13 @@ def test_a_sync_whose_first_request_cannot_resolve_fails_at_once_as_a_config_err
         tmp_path,
         config=guarded_config(base_url=UNRESOLVABLE),
         catalog=catalog(end_users="incremental"),
-        env={"WOOTRIC_BACKOFF_BASE": "5"},  # a retry would show in the logs and take seconds
     )
     assert out.returncode == 1 and out.errors, out.stdout[-1500:]
     assert {error["failure_type"] for error in out.errors} == {
         "config_error"
     }  # the stream's, then the sync's
     assert "`base_url`" in out.errors[0]["message"] and "does not resolve" in out.errors[0]["message"]
-    assert not [line for line in out.logs if "retry" in line]
+    assert not [line for line in out.logs if "retry" in line]  # a retry would show in the logs
 
 
 def test_a_base_url_with_a_wrong_prefix_names_base_url(make_emulator, tmp_path):
@@ -63,24 +62,23 @@ def test_a_base_url_with_a_wrong_prefix_names_base_url(make_emulator, tmp_path):
 
 
 def test_the_sync_leaves_the_reserve_of_the_rate_limit_to_other_clients(make_emulator, tmp_path):
-    """20 requests a second, a quarter kept for other clients: the connector pauses with 5 left in every
-    window (by default it would leave 2), and every record still arrives."""
-    dataset = {"users": 1000, "responses": 1000, "declines": 0, "end": "2025-06-01"}
-    emulator = guarded_emulator(make_emulator, dataset=dataset, rate_limit=(20, 1))
+    """50 requests a minute, a tenth kept for other clients (the production reserve): the connector pauses
+    with 5 left in every window (to avoid a 429 alone, it would leave 2), and every record still arrives."""
+    dataset = {"users": 2500, "responses": 2500, "declines": 0, "end": "2025-06-01"}
+    emulator = guarded_emulator(make_emulator, dataset=dataset, rate_limit=(50, 60))
     out = run_guarded(
         READ,
         tmp_path,
         emulator,
         config=guarded_config(emulator),
         catalog=catalog(end_users="full_refresh", responses="full_refresh"),
-        env={"WOOTRIC_RATE_LIMIT_RESERVE": "0.25", "WOOTRIC_RATE_LIMIT_WAIT": "2"},
     )
     assert out.returncode == 0, out.stdout[-1500:]
     pauses = [line for line in out.logs if line.startswith("Rate limit nearly used up")]
-    left = {re.search(r"rate limit (\d+)/20 left, 5 kept", line).group(1) for line in pauses}  # type: ignore[union-attr]
+    left = {re.search(r"rate limit (\d+)/50 left, 5 kept", line).group(1) for line in pauses}  # type: ignore[union-attr]
     assert len(pauses) >= 2 and left == {"5"}, pauses
     assert all(429 not in counts for counts in emulator.counters.values()), emulator.counters
-    assert len(out.records["end_users"]) == 1000 and len(out.records["responses"]) == 1000
+    assert len(out.records["end_users"]) == 2500 and len(out.records["responses"]) == 2500
 
 
 def test_a_0_1_0_config_reads_as_the_current_one(make_emulator, tmp_path):

@@ -5,6 +5,7 @@ within twice those of one clean sync.
 The kill points are "after the k-th API request the emulator counts" (all runs together), k drawn from
 `random.Random(seed)`; the test polls the emulator's request counter while the real `source-wootric read` runs. What the process
 printed before the kill is what a platform would have seen (a last line cut in the middle is dropped).
+The connector runs with its production settings, on the emulator's simulated clock (see connector_env).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from integration_tests.connector import COMMAND, TEST_ENV, Output, catalog
-from integration_tests.guarded import FAST_ENV, assert_clean, guarded_config, guarded_emulator
+from integration_tests.connector import COMMAND, Output, catalog, connector_env
+from integration_tests.guarded import assert_clean, guarded_config, guarded_emulator
 from integration_tests.test_faults import assert_exact, received
 from wootric_emulator import DatasetSpec, Emulator
+from wootric_emulator.pytest_plugin import simulated_clock
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -48,9 +50,7 @@ def sync(
     before = emulator.requests("/v1/")
     killed = False
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            argv, stdout=stdout, stderr=stderr, env={**os.environ, **TEST_ENV, **FAST_ENV}
-        )
+        process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=connector_env())
         deadline = time.monotonic() + 120
         while process.poll() is None:
             if kill_after is not None and emulator.requests("/v1/") - before >= kill_after:
@@ -80,17 +80,18 @@ def merge_state(previous: list, out: Output) -> list:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """One clean sync of the same account: the reference for the request count."""
-    emulator = guarded_emulator(Emulator, dataset=DATASET)
-    emulator.start()
-    started = time.monotonic()
-    out, _ = sync(emulator, tmp_path_factory.mktemp("clean"), "clean", None, None)
-    seconds = time.monotonic() - started
-    assert out.returncode == 0 and not out.errors
-    assert_exact(emulator, out)
-    requests = emulator.requests("/v1/")
+    tmp = tmp_path_factory.mktemp("clean")
+    with simulated_clock(tmp) as clock:
+        emulator = guarded_emulator(Emulator, dataset=DATASET, clock=clock)
+        with emulator:
+            started = time.monotonic()
+            out, _ = sync(emulator, tmp, "clean", None, None)
+            seconds = time.monotonic() - started
+            assert out.returncode == 0 and not out.errors
+            assert_exact(emulator, out)
+            requests = emulator.requests("/v1/")
     print(f"[resume] clean sync: {requests} API requests, {seconds:.1f} s, counters {emulator.counters}")
-    yield requests
-    emulator.stop()
+    return requests
 
 
 @pytest.mark.parametrize(("seed", "kills"), [(1, 7), (2, 5)])

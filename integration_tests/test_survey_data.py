@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 from datetime import date, datetime, timedelta
 
 import pytest
 
-from integration_tests.connector import catalog, config_for, read
+from integration_tests.connector import CLOCK_MARGIN, catalog, config_for, read
 from wootric_emulator import DatasetSpec
+from wootric_emulator.pytest_plugin import simulated_clock
 
 pytestmark = pytest.mark.timeout(600)
 RESPONSE_COLUMNS = ("end_user_id", "survey_id", "score", "text", "completed", "excluded_from_calculations")
@@ -36,28 +36,29 @@ def assert_events_match(records: list[dict], emulator, raws: list[dict], columns
 
 
 @pytest.fixture(scope="module")
-def account(request, tmp_path_factory):
+def account(tmp_path_factory):
     from wootric_emulator import Emulator
 
-    emulator = Emulator(
-        dataset=DatasetSpec(users=1_500, responses=4_000, declines=1_200, seed=21, start="2023-01-01")
-    )
-    emulator.start()
-    request.addfinalizer(emulator.stop)
     tmp = tmp_path_factory.mktemp("survey")
-    sync_modes = {
-        "responses": "incremental",
-        "declines": "incremental",
-        "segments": "full_refresh",
-        "nps_summary": "incremental",
-    }
-    out = read(
-        tmp,
-        config=config_for(emulator, start_date="2022-06-01T00:00:00Z"),
-        catalog=catalog(**sync_modes),
-    )
-    assert out.returncode == 0 and not out.errors, out.stderr[-2000:]
-    return emulator, out
+    with simulated_clock(tmp) as clock:
+        emulator = Emulator(
+            dataset=DatasetSpec(users=1_500, responses=4_000, declines=1_200, seed=21, start="2023-01-01"),
+            clock=clock,
+        )
+        with emulator:
+            sync_modes = {
+                "responses": "incremental",
+                "declines": "incremental",
+                "segments": "full_refresh",
+                "nps_summary": "incremental",
+            }
+            out = read(
+                tmp,
+                config=config_for(emulator, start_date="2022-06-01T00:00:00Z"),
+                catalog=catalog(**sync_modes),
+            )
+            assert out.returncode == 0 and not out.errors, out.stderr[-2000:]
+            yield emulator, out
 
 
 def test_every_response_and_decline_is_read(account):
@@ -113,9 +114,9 @@ def emulator_zone(emulator):
 def test_the_look_back_catches_an_edited_response(account, tmp_path):
     emulator, first = account
     config = config_for(emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=3_650)
-    time.sleep(1.1)
+    emulator.clock.sleep(CLOCK_MARGIN + 1)  # past the clock margin, as in test_end_users.py
     edited = set(emulator.edit_responses(5, seed=4))
-    time.sleep(1.1)
+    emulator.clock.sleep(CLOCK_MARGIN + 1)
     second = read(
         tmp_path,
         config=config,
@@ -133,6 +134,7 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
             assert epoch(latest[raw["id"]].get("updated_at")) == emulator.epoch(raw["updated_at"])
     # Without a look-back (nor the sweep of older records), the next sync asks once and reads nothing already read.
     emulator.reset_counters()
+    emulator.clock.sleep(CLOCK_MARGIN + 1)  # the next sync comes later: the clock moves only when told to
     third = read(
         tmp_path,
         config={**config, "lookback_window_days": 0, "backdated_bound_days": 0},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,21 @@ pytestmark = pytest.mark.timeout(300)
 USERS = 300
 DATASET = DatasetSpec(users=USERS, responses=0, declines=0, seed=51, end="2025-06-01")
 BOTH = {"end_users": "incremental", "end_users_properties": "incremental"}
+
+
+def capped_command(folder, cap: int) -> str:
+    """A `source-wootric` command (the console script's `run`) whose spool is capped at `cap` bytes (2 GiB in
+    production: no test reaches that)."""
+    script = folder / "source-wootric-capped"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "from source_wootric.run import run\n"
+        "from source_wootric.streams import end_users\n"
+        f"end_users.SPOOL_MAX_BYTES = {cap}\n"
+        "run()\n"
+    )
+    script.chmod(0o755)
+    return str(script)
 
 
 def spooled_bytes(logs: list[str]) -> int | None:
@@ -60,23 +76,15 @@ def test_the_spool_serves_the_second_stream_and_above_its_cap_that_stream_reads_
     assert 300 <= size / USERS <= 1200  # about 0.8 kB per end user, as documented
 
     emulator.reset_counters()
-    with pytest.MonkeyPatch.context() as patch:  # in this process: the cap is a constant of the package
-        patch.setattr(end_users, "SPOOL_MAX_BYTES", size // 3)
-        capped = cdk_read(
-            SourceWootric(),
-            config,
-            CatalogBuilder()
-            .with_stream("end_users", SyncMode.full_refresh)
-            .with_stream("end_users_properties", SyncMode.full_refresh)
-            .build(),
-        )
-    assert not capped.errors
-    logs = [m.log.message for m in capped.logs]
+    (tmp_path / "capped").mkdir()
+    command = capped_command(tmp_path / "capped", size // 3)
+    capped = read(tmp_path / "capped", config, catalog(**BOTH), command=command)
+    assert_both_streams_complete(emulator, capped)
     # The second stream's own read; the time zone is learnt once per sync (one request on this account).
     zone_learning = 1
     assert sum(emulator.counters["/v1/end_users"].values()) == 2 * (one_read - zone_learning) + zone_learning
-    assert any("the local spool would pass" in line for line in logs)
-    assert spooled_bytes(logs) is None and not any("replaying" in line for line in logs)
+    assert any("the local spool would pass" in line for line in capped.logs)
+    assert spooled_bytes(capped.logs) is None and not any("replaying" in line for line in capped.logs)
 
 
 @pytest.mark.parametrize("cap", [None, 1_000])

@@ -12,6 +12,7 @@ from integration_tests.connector import Output, catalog, config_for, read
 from integration_tests.test_end_users import assert_users_match, expected_users
 from integration_tests.test_survey_data import RESPONSE_COLUMNS, assert_events_match
 from wootric_emulator import DatasetSpec, Emulator
+from wootric_emulator.pytest_plugin import simulated_clock
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -21,12 +22,12 @@ FULL = {"end_users": "full_refresh", "responses": "full_refresh", "declines": "f
 
 
 @pytest.fixture(scope="module")
-def sydney(request):
+def sydney(tmp_path_factory):
     """An account in Sydney (UTC+10 or +11 by season) whose older half of records carry no offset."""
-    emulator = Emulator(DatasetSpec(users=400, seed=31, legacy_fraction=0.5), account_timezone=SYDNEY)
-    emulator.start()
-    request.addfinalizer(emulator.stop)
-    return emulator
+    with simulated_clock(tmp_path_factory.mktemp("sydney")) as clock:
+        spec = DatasetSpec(users=400, seed=31, legacy_fraction=0.5)
+        with Emulator(spec, account_timezone=SYDNEY, clock=clock) as emulator:
+            yield emulator
 
 
 def warnings(out: Output) -> list[str]:
@@ -79,7 +80,8 @@ def test_a_config_without_the_field_is_auto(sydney, tmp_path):
     assert_users_match(out.records["end_users"], sydney, expected_users(sydney))
 
 
-def test_the_well_behaved_default_account_logs_no_warning(emulator, tmp_path):
+def test_the_well_behaved_default_account_logs_no_warning(make_emulator, tmp_path):
+    emulator = make_emulator()  # the default account, on its own clock (the module's is Sydney's)
     out = read(
         tmp_path,
         config=config_for(emulator, account_timezone="auto", start_date="2024-01-01T00:00:00Z"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -39,6 +39,16 @@ CDK_FAILED_STREAMS = "During the sync, the following streams did not sync succes
 # nps_summary re-reads the periods of the back-dated records that the survey streams' sweep finds in the same
 # sync (SyncContext.backdated_seconds): it is read after them, whatever order the catalog lists.
 READ_LAST = ("nps_summary",)
+# The closing error takes the most telling of the streams' own: config (the user must act), system, transient.
+FAILURE_ORDER = [FailureType.config_error, FailureType.system_error, FailureType.transient_error]
+FILES = {  # what each file the command reads must be, and what to do when it is not
+    "config": ("a JSON object", "Write the config as a JSON object; `spec` describes its fields."),
+    "catalog": ("a configured Airbyte catalog", "Run `discover` and select streams from its output."),
+    "state": (
+        "a list of Airbyte STATE messages",
+        "Pass the STATE messages of the last sync, or no state to start afresh.",
+    ),
+}
 
 
 def account_for(config: WootricConfig, logger: logging.Logger, **patience: Any) -> Account:
@@ -118,15 +128,7 @@ class SourceWootric(AbstractSource):
                 yield message
         except AirbyteTracedException as error:
             if failures and (error.message or "").startswith(CDK_FAILED_STREAMS):
-                # The most telling of the streams' own errors: config (the user must act), system, transient.
-                error.failure_type = min(
-                    failures,
-                    key=[
-                        FailureType.config_error,
-                        FailureType.system_error,
-                        FailureType.transient_error,
-                    ].index,
-                )
+                error.failure_type = min(failures, key=FAILURE_ORDER.index)
             raise
         finally:
             assert self._context is not None
@@ -176,43 +178,23 @@ class SourceWootric(AbstractSource):
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
         """The config, migrated to this version's spec before anything reads it."""
-        try:
-            config = AbstractSource.read_config(config_path)
-        except Exception as error:
-            raise _unreadable(
-                "config",
-                config_path,
-                "a JSON object",
-                error,
-                "Write the config as a JSON object; `spec` describes its fields.",
-            ) from None
+        config = _read_file("config", config_path, AbstractSource.read_config)
         return migrate_config_file(config, config_path, logging.getLogger("airbyte"))
 
     @classmethod
     def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
-        try:
-            return super().read_catalog(catalog_path)
-        except Exception as error:
-            raise _unreadable(
-                "catalog",
-                catalog_path,
-                "a configured Airbyte catalog",
-                error,
-                "Run `discover` and select streams from its output.",
-            ) from None
+        return _read_file("catalog", catalog_path, super().read_catalog)
 
     @classmethod
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
-        try:
-            return super().read_state(state_path)
-        except Exception as error:
-            advice = "Pass the STATE messages of the last sync, or no state to start afresh."
-            raise _unreadable(
-                "state", state_path, "a list of Airbyte STATE messages", error, advice
-            ) from None
+        return _read_file("state", state_path, super().read_state)
 
 
-def _unreadable(kind: str, path: str, expected: str, error: Exception, advice: str) -> AirbyteTracedException:
-    return config_error(
-        f"The {kind} file {path} is not {expected} ({type(error).__name__}: {str(error)[:300]}). {advice}"
-    )
+def _read_file(kind: str, path: str, read: Callable[[str], Any]) -> Any:
+    try:
+        return read(path)
+    except Exception as error:
+        expected, advice = FILES[kind]
+        raise config_error(
+            f"The {kind} file {path} is not {expected} ({type(error).__name__}: {str(error)[:300]}). {advice}"
+        ) from None

@@ -4,7 +4,7 @@ in seconds and the same way every time.
 
 The shared clock is an 8-byte file holding the epoch seconds it shows. The emulator reads it directly; a
 connector process reads it through `simulated_clock/sitecustomize.py` (test-only), which patches the
-process's `time` and `datetime` with it.
+process's `time` and `datetime` with it; `simulated_time` does the same in this process, for a block.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import mmap
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _SECONDS = struct.Struct("d")
+# With this folder on PYTHONPATH and SIMULATED_CLOCK set, a Python process reads the shared clock.
+SITE = Path(__file__).resolve().parent / "simulated_clock"
 
 
 class SystemClock:
@@ -56,9 +60,22 @@ class SharedClock:
 
     def env(self) -> dict[str, str]:
         """The environment that makes a Python process read this clock (see simulated_clock/)."""
-        site = Path(__file__).resolve().parent / "simulated_clock"
-        return {"PYTHONPATH": str(site), "SIMULATED_CLOCK": str(self.path)}
+        return {"PYTHONPATH": str(SITE), "SIMULATED_CLOCK": str(self.path)}
 
     def close(self) -> None:
         self._map.close()
         self._file.close()
+
+
+@contextmanager
+def simulated_time(clock: SharedClock) -> Iterator[SharedClock]:
+    """Within the block, this process's `time.time`, `time.monotonic`, `time.sleep` and `datetime.now` read
+    `clock` (for a connector run in-process), with simulated_clock/sitecustomize.py's patching; functions
+    taken from `time` before (`from time import monotonic`, a default argument) keep the real clock."""
+    from .simulated_clock import sitecustomize
+
+    undo = sitecustomize.install(clock)
+    try:
+        yield clock
+    finally:
+        undo()
