@@ -7,12 +7,14 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from bench.datasets import Dataset
+from wootric_emulator.clock import SharedClock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,16 +29,28 @@ def _loads(data: bytes) -> Any:
 
 
 class EmulatorProcess:
+    """The emulator's process, on a clock it shares with the connector runs that ask for it (`clock.env()`):
+    the real time until a run moves it on (the backdated runs: an hour, a week after a sync)."""
+
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.startup_seconds = 0.0
+        self._folder = tempfile.TemporaryDirectory()
+        self.clock = SharedClock(Path(self._folder.name) / "clock", start=time.time())
 
     def __enter__(self) -> EmulatorProcess:
         started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wootric_emulator", *self.dataset.emulator_args()],
+            [
+                sys.executable,
+                "-m",
+                "wootric_emulator",
+                *self.dataset.emulator_args(),
+                "--clock",
+                str(self.clock.path),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

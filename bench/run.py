@@ -359,8 +359,8 @@ class Bench:
 
     def run_backdated(self, dataset: Dataset, emu: EmulatorProcess) -> None:
         """Responses and declines written after dense's sync with a past created_at, then two syncs from
-        dense's state with an injected clock (WOOTRIC_NOW): an hour later, the sweep's hourly share; a week
-        (the default bound) later, the whole sweep pass, which must bring every back-dated record."""
+        dense's state on the clock the emulator shares with them, moved on: an hour later, the sweep's hourly
+        share; a week (the default bound) later, the whole sweep pass, which must bring every back-dated record."""
         state = self.states.get(("dense", "connector"))
         if "connector" not in self.args.tools or state is None:
             self.notes.append("backdated: source-wootric had no state from its dense run; not run")
@@ -383,6 +383,7 @@ class Bench:
         everything = Expected(emu.data())
         self.log(f"backdated: {dataset.backdated} responses and {dataset.backdated} declines written")
         for variant, later, due in (("an hour later", 3600, False), ("a week later", 7 * DAY, True)):
+            emu.clock.sleep(synced_at + later - emu.clock.time())
             expected = everything.changed(set())
             if due:
                 expected.update(backdated)
@@ -395,7 +396,7 @@ class Bench:
                 expected,
                 everything,
                 state=state,
-                env={"WOOTRIC_NOW": str(synced_at + later)},
+                env=emu.clock.env(),
             )
             if result is not None:
                 result["backdated_written"] = sum(len(ids) for ids in backdated.values())

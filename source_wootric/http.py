@@ -97,6 +97,10 @@ def path_of(url: str) -> str:
     return TOKEN_PATH if path.endswith("/" + TOKEN_PATH) else (found.group(1) if found else path)
 
 
+def host_of(url: str) -> str:
+    return url.split("/", 3)[2] if "://" in url else url
+
+
 def unreachable_reason(error: BaseException) -> str | None:
     """Why a connection could not be made at all: its name does not resolve, it refused the connection, or
     the proxy could not reach it; None for any other failure."""
@@ -145,12 +149,18 @@ class Account:
         self.budget = WootricBudget(policies=[self.policy])
         self.requests: Counter[str] = Counter()  # attempts by the path asked
         self.waited: Counter[str] = Counter()  # seconds spent waiting: rate limit, retries
-        self.answered = False  # a host of the sync has answered: from then on no address is wrong
+        self.answered: set[str] = set()  # hosts that have answered: their address is right
         self.refusals = 0  # connections refused in a row before any host answered
         self.outage = False  # a request used up its retries; the next success ends it
         self.stream: str | None = None  # the stream being read: told of rate-limit waits
         self.told_wait = False  # a RATE_LIMITED status went out since the stream's last record
         self._clients: dict[bool, HttpClient] = {}
+
+    def has_answered(self, failure: Any) -> bool:
+        """Whether the host a failed attempt went to has answered before (any host, when the failure does not
+        say which: some transports raise without the request)."""
+        request = getattr(failure, "request", None)
+        return host_of(request.url) in self.answered if request is not None else bool(self.answered)
 
     @property
     def data_requests(self) -> int:
@@ -238,14 +248,17 @@ class ReservePolicy(AbstractCallRatePolicy):
 
     def try_acquire(self, request: Any, weight: int) -> None:
         kept = max(2, math.ceil(round((self.limit or 0) * RESERVE, 6)))  # 2: our next request's own 429
-        if self.remaining is None or self.remaining > kept:
+        remaining, self.remaining = self.remaining, None  # a wait ends the window: the next try goes
+        if remaining is None or remaining > kept:
+            self.remaining = remaining
             return
         wait = min(WINDOW, max(0.0, self.reset_at - time.time())) if self.reset_at else WINDOW
-        self.remaining = None  # the wait ends the window: the next try goes
         if wait < 1:
             return
+        limit = f"{self.limit:.0f}" if self.limit else "?"
         self.account.logger.info(
-            f"Rate limit nearly used up ({kept} of {self.limit or '?'} left to other clients); waiting {wait:.0f} s"
+            f"Rate limit nearly used up (rate limit {remaining:.0f}/{limit} left, {kept} kept for other clients); "
+            f"waiting {wait:.0f} s"
         )
         self.account.tell_wait(wait, self.reset_at)
         raise CallRateLimitHit(
@@ -296,7 +309,8 @@ class WootricErrorHandler(ErrorHandler):
         if not isinstance(response_or_exception, requests.Response):
             return self._no_answer(response_or_exception)
         response, status = response_or_exception, response_or_exception.status_code
-        account.answered, account.refusals = True, 0
+        account.answered.add(host_of(response.url))
+        account.refusals = 0
         if self.token:
             for token in _TOKENS.findall(response.text):  # before the CDK logs the body (with --debug)
                 add_to_secrets(token)
@@ -331,7 +345,7 @@ class WootricErrorHandler(ErrorHandler):
                     f"{url} is not a usable URL ({type(error).__name__}): check `{account.setting}`."
                 )
             )
-        if isinstance(error, requests.ConnectionError) and not account.answered:
+        if isinstance(error, requests.ConnectionError) and not account.has_answered(error):
             if isinstance(error, requests.exceptions.SSLError):
                 reason = str(error.args[0] if error.args else error)[-300:]
                 return fail(
@@ -390,7 +404,10 @@ class WootricBackoff(BackoffStrategy):
         if status == 429:
             return self._rate_limited(response_or_exception, url, now)
         self.transient += 1
-        refused = not account.answered and unreachable_reason(response_or_exception) == REFUSED
+        refused = (
+            not account.has_answered(response_or_exception)
+            and unreachable_reason(response_or_exception) == REFUSED
+        )
         delay = float(self.transient) if refused else 2.0**self.transient
         cause = self._cause(response_or_exception, path_of(url))
         if (

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from .clock import SharedClock
 from .data import ALL_PROPERTY_KINDS, DatasetSpec
 from .emulator import Emulator
 from .faults import Fault
@@ -78,6 +79,11 @@ def parser() -> argparse.ArgumentParser:
     a("--region", choices=["us", "eu", "au"], default=None, help="the account's region among the three hosts")
     a("--proxy", action="store_true", help="serve the regional hosts through an HTTPS proxy (needs --region)")
     a("--api-prefix", choices=["/v1", "/api/v1"], default=None, help="also serve this prefix on loopback")
+    a(
+        "--clock",
+        default=None,
+        help="read the time from this shared clock file (see clock.py), as a connector can",
+    )
     return p
 
 
@@ -126,6 +132,7 @@ def main(argv=None) -> int:
         region=args.region,
         proxy=args.proxy,
         api_prefix=args.api_prefix,
+        clock=SharedClock(args.clock) if args.clock else None,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
