@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from airbyte_cdk.sources.utils.record_helper import stream_data_to_airbyte_message
 
     from source_wootric import records
-    from source_wootric.paging import Dimension
+    from source_wootric.answers import Dimension
     from source_wootric.streams.keyset import Endpoint
 
     dataset = Dataset("stages", args.users, 2, "").at_end(start_of_yesterday())

@@ -265,26 +265,11 @@ def _decide(
     cost: str,
     logger: logging.Logger,
 ) -> AccountZone:
-    fallback = configured or zone("UTC")
     setting = f"`account_timezone` {configured.key}" if configured else "`account_timezone` auto (UTC)"
     seen = len(evidence.observations)
     if choice is None:
-        if not seen and not evidence.without_offset:
-            logger.info(f"account time zone: no records to learn it from ({cost}); using {setting}.")
-        elif not seen:
-            logger.warning(
-                f"account time zone: none of the {evidence.without_offset} datetimes read ({cost}) carries a UTC "
-                f"offset, so the zone cannot be checked: datetimes without an offset are read in {setting}, "
-                "and paging allows them any offset (-12 h..+14 h) so that none is lost. If that is not your "
-                "Wootric account's time zone, set `account_timezone` to it."
-            )
-        else:
-            logger.warning(
-                f"account time zone: the UTC offsets of {seen} datetimes ({evidence.examples()}; {cost}) fit no "
-                f"single IANA time zone: datetimes without an offset are read in {setting}, and paging allows "
-                "them any offset (-12 h..+14 h) so that none is lost."
-            )
-        return AccountZone(fallback, known=False)
+        _log_unknown(evidence, cost, setting, logger)
+        return AccountZone(configured or zone("UTC"), known=False)
     others = ", ".join(choice.differing[:EXAMPLES])
     ambiguity = (
         ""
@@ -306,3 +291,23 @@ def _decide(
     else:
         logger.info(f"account time zone: learnt {choice.name} from {evidence_text}.{ambiguity}{any_offset}")
     return AccountZone(learnt, known=choice.unique)
+
+
+def _log_unknown(evidence: Evidence, cost: str, setting: str, logger: logging.Logger) -> None:
+    """Why the data's offsets settle no zone: none read, none with an offset, or offsets no zone fits."""
+    seen = len(evidence.observations)
+    if not seen and not evidence.without_offset:
+        logger.info(f"account time zone: no records to learn it from ({cost}); using {setting}.")
+    elif not seen:
+        logger.warning(
+            f"account time zone: none of the {evidence.without_offset} datetimes read ({cost}) carries a UTC "
+            f"offset, so the zone cannot be checked: datetimes without an offset are read in {setting}, "
+            "and paging allows them any offset (-12 h..+14 h) so that none is lost. If that is not your "
+            "Wootric account's time zone, set `account_timezone` to it."
+        )
+    else:
+        logger.warning(
+            f"account time zone: the UTC offsets of {seen} datetimes ({evidence.examples()}; {cost}) fit no "
+            f"single IANA time zone: datetimes without an offset are read in {setting}, and paging allows "
+            "them any offset (-12 h..+14 h) so that none is lost."
+        )

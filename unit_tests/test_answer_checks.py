@@ -13,8 +13,8 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_wootric.answers import Dimension
 from source_wootric.config import parse_config
-from source_wootric.paging import Dimension
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.keyset import Endpoint
 from source_wootric.timezone import AccountZone

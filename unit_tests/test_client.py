@@ -21,9 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from source_wootric import auth
+from source_wootric import auth, http, ratelimit
 from source_wootric.config import REGION_HOSTS, parse_config
-from source_wootric.http import Account, ReservePolicy
+from source_wootric.http import Account
+from source_wootric.ratelimit import ReservePolicy
 from source_wootric.source import account_for
 
 API = "http://wootric.test/prefix"
@@ -562,11 +563,14 @@ def test_rate_limit_headers_that_are_not_numbers_are_ignored(requests_mock):
     [(2, 0.5, False), (2, 1.0, True), (10, 20.0, True), (11, 20.0, False)],
 )
 def test_the_account_tells_of_429s_and_of_pauses_of_a_second_or_more(
-    requests_mock, fake_time, remaining, reset_in, told
+    requests_mock, monkeypatch, remaining, reset_in, told
 ):
     client, fake = make_client()
     waits: list[tuple[float, float | None]] = []
-    client.tell_wait = lambda seconds, reset_at: waits.append((seconds, reset_at))  # type: ignore[method-assign]
+    for module in (http, ratelimit):  # where a wait is told: a 429 (http), a pause (ratelimit)
+        monkeypatch.setattr(
+            module, "tell_wait", lambda _, seconds, reset_at: waits.append((seconds, reset_at))
+        )
     reset = fake.now + reset_in
     limit_headers = {"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Reset": str(reset)}
     requests_mock.post(TOKEN_URL, json={"access_token": "t", "expires_in": 7200})

@@ -13,16 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_wootric.paging import (
-    MAX_PAGE,
-    PER_PAGE,
-    Behaviour,
-    Dimension,
-    EndpointConduct,
-    FiltersIgnored,
-    Planner,
-    Row,
-)
+from source_wootric.answers import PER_PAGE, Behaviour, Dimension, EndpointConduct, FiltersIgnored, Row
+from source_wootric.paging import MAX_PAGE, Planner
 
 UPDATED = Dimension("updated", "updated_at")
 CREATED = Dimension("created", "created_at")

@@ -17,7 +17,7 @@ from typing import IO, Any, ClassVar
 from airbyte_cdk.models import SyncMode
 
 from source_wootric import records
-from source_wootric.paging import Dimension
+from source_wootric.answers import Dimension
 from source_wootric.streams.base import SyncContext
 from source_wootric.streams.keyset import Endpoint, KeysetStream, Page, RangeRead
 

@@ -19,18 +19,18 @@ import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_wootric.config import config_error
-from source_wootric.http import json_body
-from source_wootric.paging import (
+from source_wootric.answers import (
     PER_PAGE,
     Behaviour,
     Dimension,
     EndpointConduct,
     FiltersIgnored,
-    Planner,
     Request,
     Row,
 )
+from source_wootric.config import config_error
+from source_wootric.http import json_body
+from source_wootric.paging import Planner
 from source_wootric.records import whole_number
 from source_wootric.streams.base import CLOCK_MARGIN, SyncContext, WootricStream, iso
 from source_wootric.timezone import instant_range

@@ -10,8 +10,8 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 
 from source_wootric import records
+from source_wootric.answers import Dimension
 from source_wootric.config import config_error
-from source_wootric.paging import Dimension
 from source_wootric.rereads import DAY, SweepPlan, SweepState, advance, first_pass, next_pass, plan
 from source_wootric.streams.base import SyncContext, iso
 from source_wootric.streams.keyset import Endpoint, KeysetStream, Page, RangeRead
