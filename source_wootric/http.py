@@ -45,6 +45,11 @@ RATE_LIMIT_SECONDS = 1800
 REFUSED_RETRIES = 2  # before any host answered, a refused connection is retried this often (1 s, 2 s)
 REFUSED = "refused the connection"
 TOKEN_PATH = "oauth/token"
+UNUSABLE_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
 NOT_JSON = object()  # an answer that is not JSON: it did not come from Wootric's API
 _DATA_PATH = re.compile(r".*/v\d+/(.*)")
 _TOKENS = re.compile(
@@ -241,12 +246,13 @@ class WootricErrorHandler(ErrorHandler):
         """A wrong address is a config error, or before any host answered a host to pass over (see
         HostUnreachable); anything else is retried."""
         account, url = self.account, getattr(getattr(error, "request", None), "url", None) or "the address"
-        if isinstance(
-            error,
-            requests.exceptions.InvalidURL
-            | requests.exceptions.InvalidSchema
-            | requests.exceptions.MissingSchema,
-        ):
+        if isinstance(error, requests.exceptions.InvalidProxyURL):
+            return fail(
+                config_error(
+                    "The proxy set in the environment (HTTPS_PROXY) is not a usable URL: fix or unset it."
+                )
+            )
+        if isinstance(error, UNUSABLE_URL):
             return fail(
                 config_error(
                     f"{url} is not a usable URL ({type(error).__name__}): check `{account.setting}`."

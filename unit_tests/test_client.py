@@ -502,6 +502,15 @@ def test_an_unusable_url_is_a_config_error_without_retries(requests_mock, failur
     assert fake.slept == [] and len(requests_mock.request_history) == 1
 
 
+def test_a_proxy_that_is_not_a_usable_url_is_a_config_error_naming_it(requests_mock):
+    requests_mock.post(TOKEN_URL, exc=requests.exceptions.InvalidProxyURL("Please check proxy URL"))
+    client, fake = make_client()
+    with pytest.raises(AirbyteTracedException) as error:
+        get(client)
+    assert error.value.failure_type == FailureType.config_error and "HTTPS_PROXY" in error.value.message
+    assert fake.slept == []
+
+
 def test_the_environment_s_proxy_is_used_for_every_region_probed(requests_mock, monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("NO_PROXY", "api.wootric.au")
