@@ -12,7 +12,14 @@ import sys
 import tokenize
 from pathlib import Path
 
-SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+SKIPPED = {
+    tokenize.COMMENT,
+    tokenize.NL,
+    tokenize.NEWLINE,
+    tokenize.INDENT,
+    tokenize.DEDENT,
+    tokenize.ENDMARKER,
+}
 
 
 def code_lines(text: str) -> set[int]:
@@ -21,7 +28,11 @@ def code_lines(text: str) -> set[int]:
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             first = node.body[0] if node.body else None
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     lines: set[int] = set()
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -39,7 +50,10 @@ def functions(text: str) -> list[tuple[str, int]]:
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 span = range(child.lineno, (child.end_lineno or child.lineno) + 1)
                 found.append((f"{prefix}{child.name}", len(lines.intersection(span))))
-            visit(child, f"{prefix}{child.name}." if isinstance(child, ast.ClassDef | ast.FunctionDef) else prefix)
+            visit(
+                child,
+                f"{prefix}{child.name}." if isinstance(child, ast.ClassDef | ast.FunctionDef) else prefix,
+            )
 
     visit(ast.parse(text), "")
     return found
