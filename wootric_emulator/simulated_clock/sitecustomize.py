@@ -1,6 +1,7 @@
 """Test-only: with this folder on PYTHONPATH and SIMULATED_CLOCK naming a shared clock file (see ../clock.py),
-a Python process reads the time from that clock: `time.time`, `time.monotonic`, their `_ns` forms and
-`datetime.now`/`utcnow`/`today` show it, and `time.sleep` moves it on at once instead of waiting. Time then
+a Python process reads the time from that clock: `time.time`, `time.monotonic` (which also runs with real time,
+a little), their `_ns` forms and `datetime.now`/`utcnow`/`today` show it, and `time.sleep` moves it on at once
+instead of waiting. Time then
 passes only by sleeps, the connector's and the emulator's (its latency, its slow answers), never by CPU work.
 A socket read with a timeout times out when its answer came later than that on the clock (`read_timeouts`).
 
@@ -56,8 +57,13 @@ def install(clock):
         def today(cls):
             return real.fromtimestamp(clock.time())
 
-    time.time = time.monotonic = clock.time
-    time.time_ns = time.monotonic_ns = lambda: int(clock.time() * 1e9)
+    # The monotonic clock also runs with real time, a little: output buffers that flush every so many
+    # monotonic seconds (the CDK's PrintBuffer) must not hold a whole sync's output while no sleep happens.
+    real_monotonic, started = saved["monotonic"], saved["monotonic"]()
+    time.time = clock.time
+    time.monotonic = lambda: clock.time() + real_monotonic() - started
+    time.time_ns = lambda: int(clock.time() * 1e9)
+    time.monotonic_ns = lambda: int(time.monotonic() * 1e9)
     time.sleep = clock.sleep
     datetime.datetime = SimulatedDatetime
 
