@@ -38,7 +38,8 @@ START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
 
-pytestmark = pytest.mark.timeout(900)
+# One worker builds the wheel (a session fixture) and every test that installs it runs there.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("wheel")]
 
 
 @pytest.fixture(scope="module")

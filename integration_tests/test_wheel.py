@@ -21,7 +21,8 @@ from integration_tests.connector import STREAMS, Output, all_streams, config_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.timeout(900)
+# One worker builds the wheel (a session fixture) and every test that installs it runs there.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("wheel")]
 
 
 def sh(*args: str | Path, timeout: float = 600) -> str:
