@@ -19,6 +19,7 @@ import requests
 
 from integration_tests.connector import CLOCK_MARGIN, Output, all_streams, catalog, config_for, read
 from source_wootric import run
+from source_wootric.rereads import PACE_MARGIN
 from wootric_emulator import DatasetSpec
 from wootric_emulator.clock import SharedClock, simulated_time
 
@@ -27,10 +28,11 @@ pytestmark = pytest.mark.timeout(900)
 T0 = 1_748_736_000  # 2025-06-01T00:00:00Z: the emulator's data ends here, the first sync runs then
 HOUR, DAY = 3_600, 86_400
 BOUND_DAYS = 7  # the default of backdated_bound_days
+EDITS_BOUND_HOURS = 24  # the default of edits_bound_hours
 LOOKBACK_DAYS = 30  # the default of lookback_window_days
 DATA_START = "2023-06-01"
 SURVEY_STREAMS = ("responses", "declines")
-SWEEP_LOG = re.compile(r"^(responses|declines): sweep re-read .*?, \d+ records, (\d+) requests")
+PASS_LOG = re.compile(r"^(responses|declines): (edits|sweep) re-read .*?, \d+ records, (\d+) requests")
 LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 DONE_LOG = re.compile(r"^(responses|declines): read \S+\.\.\S+: \d+ records, (\d+) requests")
 LIST_ENDPOINTS = ("end_users", "responses", "declines")
@@ -94,18 +96,27 @@ def warnings(out: Output) -> list[str]:
     ]
 
 
-def sweep_costs(out: Output) -> dict[str, int]:
-    """Requests each stream's sweep spent in this sync, as it logged them (none logged: nothing to re-read)."""
+def pass_costs(out: Output, passes: tuple[str, ...] = ("edits", "sweep")) -> dict[str, int]:
+    """Requests each stream's `passes` spent in this sync, as it logged them (none logged: nothing to
+    re-read)."""
     costs = dict.fromkeys(SURVEY_STREAMS, 0)
     for line in out.logs:
-        if match := SWEEP_LOG.match(line):
-            costs[match[1]] = int(match[2])
+        if (match := PASS_LOG.match(line)) and match[2] in passes:
+            costs[match[1]] += int(match[3])
     return costs
 
 
+def most_a_sync_spends(saved: dict[str, Any], elapsed: int, bounds: dict[str, int]) -> int:
+    """What a stream's passes may spend `elapsed` seconds after the sync that saved `saved`: what that time
+    earned (rereads.plan), and at most as much again that a pass which ended left unspent."""
+    earned = sum(
+        saved[name]["requests_per_pass"] * PACE_MARGIN * elapsed / bound for name, bound in bounds.items()
+    )
+    return math.floor(2 * earned + 2)
+
+
 def main_read_costs(out: Output) -> dict[str, int]:
-    """Requests each stream's main read made, as it logged them (the zone probe's few requests, made while
-    the first stream reads, count in that stream's)."""
+    """Requests each stream's main read made, as it logged them."""
     return {m[1]: int(m[2]) for line in out.logs if (m := DONE_LOG.match(line))}
 
 
@@ -139,8 +150,10 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     first = read_in_process(capsys, caplog, monkeypatch, tmp_path, clock, T0, config, sync_catalog, None)
     assert first.returncode == 0 and not first.errors, first.stdout[-2000:]
     initial_cost = main_read_costs(first)
-    for stream in SURVEY_STREAMS:  # the first pass is paced on the initial read's cost
-        assert first.stream_state(stream)["sweep"]["requests_per_pass"] == initial_cost[stream]
+    for stream in SURVEY_STREAMS:  # the first passes are paced on what the initial read cost (edits: its end)
+        passes = first.stream_state(stream)
+        assert passes["sweep"]["requests_per_pass"] == initial_cost[stream]
+        assert 0 < passes["edits"]["requests_per_pass"] < initial_cost[stream]
 
     written: dict[tuple[str, int], int] = {}  # (stream, id) -> when it was written, for back-dated ones
     created: dict[tuple[str, int], int] = {}  # -> its created_at
@@ -171,14 +184,16 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
         assert out.returncode == 0 and not out.errors, out.stdout[-2000:]
         assert not warnings(out)
         total_requests += emulator.requests("/v1/")
-        spent, main = sweep_costs(out), main_read_costs(out)
-        # What the streams logged is what they asked: the emulator counts the main reads and the sweeps.
-        assert list_requests(emulator) == sum(main.values()) + sum(spent.values())
+        spent, main = pass_costs(out), main_read_costs(out)
+        # What the streams logged is what they asked: the emulator counts the main reads and the passes.
+        survey_requests = sum(emulator.requests(f"/v1/{stream}") for stream in SURVEY_STREAMS)
+        assert survey_requests == sum(main.values()) + sum(spent.values())
         for stream in SURVEY_STREAMS:
-            per_pass = next(s for s in state if s["stream"]["stream_descriptor"]["name"] == stream)["stream"][
+            saved = next(s for s in state if s["stream"]["stream_descriptor"]["name"] == stream)["stream"][
                 "stream_state"
-            ]["sweep"]["requests_per_pass"]
-            assert spent[stream] <= math.ceil(per_pass * HOUR / (BOUND_DAYS * DAY)) + 2
+            ]
+            bounds = {"sweep": BOUND_DAYS * DAY, "edits": EDITS_BOUND_HOURS * HOUR}
+            assert spent[stream] <= most_a_sync_spends(saved, HOUR, bounds), (stream, spent[stream])
             costs[stream].append(spent[stream])
         new = {(s, i) for s, ids in survey_ids(out).items() for i in ids if (s, i) not in arrived}
         arrived.update(dict.fromkeys(new, now))
@@ -229,9 +244,9 @@ def check_nps_of_backdated_records(emulator: Any, out: Output, created: set[int]
 
 
 def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emulator, tmp_path):
-    """Version 0.1.0 wrote `{"version": 1, "created_at_epoch": N}` and knew no `backdated_bound_days`: the
-    first sync on this version reads on from that state, sweeps every older record once (unbudgeted; it
-    measures the pace), and the next sync sweeps within its budget."""
+    """Version 0.1.0 wrote `{"version": 1, "created_at_epoch": N}` and knew no `backdated_bound_days` or
+    `edits_bound_hours`: the first sync on this version reads on from that state, re-reads the look-back and
+    every older record once (unbudgeted passes: they measure the pace), and the next sync within budget."""
     clock = clock_at(tmp_path)
     emulator = make_emulator(dataset=DatasetSpec(users=300, seed=12, start=DATA_START, end=T0), clock=clock)
     config = config_for(emulator)  # the keys a 0.1.0 config has
@@ -254,10 +269,8 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
     move_to(clock, T0 + HOUR)
     upgrade = read(tmp_path, config, alphabetical, old_state)
     assert upgrade.returncode == 0 and not upgrade.errors, upgrade.stdout[-2000:]
-    end_user_reads = int(next(line for line in upgrade.logs if line.startswith("end_users: done")).split()[4])
-    assert list_requests(emulator) == end_user_reads + sum(main_read_costs(upgrade).values()) + sum(
-        sweep_costs(upgrade).values()
-    )
+    survey_requests = sum(emulator.requests(f"/v1/{stream}") for stream in SURVEY_STREAMS)
+    assert survey_requests == sum(main_read_costs(upgrade).values()) + sum(pass_costs(upgrade).values())
     assert not [m for m in upgrade.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR")]
     for stream in SURVEY_STREAMS:
         got = {record["id"] for record in upgrade.records[stream]}
@@ -265,33 +278,31 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         assert got == {record["id"] for record in getattr(emulator, stream)}  # nothing lost: every record
         state = upgrade.stream_state(stream)
         assert state["created_at_epoch"] == T0 + HOUR - CLOCK_MARGIN and state["synced_at"] == T0 + HOUR
-        # The pass is complete and measured what it cost: this sync's requests for the stream.
-        assert (
-            state["sweep"]["requests_per_pass"]
-            == main_read_costs(upgrade)[stream] + sweep_costs(upgrade)[stream]
-        )
-        assert state["sweep"]["pass_requests"] == 0
-    assert any("state holds no sweep" in line for line in upgrade.logs)
+        # The passes are complete and measured what they cost.
+        for name in ("edits", "sweep"):
+            assert state[name]["requests_per_pass"] == pass_costs(upgrade, (name,))[stream]
+            assert state[name]["pass_requests"] == 0
+            assert any(f"state holds no `{name}` pass" in line for line in upgrade.logs)
     check_nps_of_backdated_records(emulator, upgrade, {written - 200 * DAY})
 
     emulator.reset_counters()
     move_to(clock, T0 + 2 * HOUR)
     later = read(tmp_path, config, all_streams(), upgrade.final_state)
     assert later.returncode == 0 and not later.errors, later.stdout[-2000:]
-    spent = sweep_costs(later)
+    spent = pass_costs(later, ("sweep",))
     for stream in SURVEY_STREAMS:
         per_pass = upgrade.stream_state(stream)["sweep"]["requests_per_pass"]
-        budget = math.ceil(per_pass * HOUR / (BOUND_DAYS * DAY)) + 2
-        assert 0 < spent[stream] <= budget
+        budget = math.floor(per_pass * PACE_MARGIN * HOUR / (BOUND_DAYS * DAY))  # an hour's share of a pass
+        assert spent[stream] <= budget
         assert f"(budget {budget})" in next(
             line for line in later.logs if line.startswith(f"{stream}: sweep")
         )
 
 
-def test_with_the_sweep_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, tmp_path):
+def test_with_both_passes_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, tmp_path):
     clock = clock_at(tmp_path)
     emulator = make_emulator(dataset=DatasetSpec(users=100, seed=13, start=DATA_START, end=T0), clock=clock)
-    config = config_for(emulator, backdated_bound_days=0)
+    config = config_for(emulator, backdated_bound_days=0, edits_bound_hours=0)
     state = [stream_state("responses", {"version": 1, "created_at_epoch": T0 - 1})]
     move_to(clock, T0 + HOUR)
     out = read(tmp_path, config, catalog(responses="incremental"), state)

@@ -117,21 +117,28 @@ def test_send_sources_are_the_ongoing_sources_and_every_send_at_its_time(account
 
 
 def test_incremental_rereads_only_the_open_and_look_back_periods(account, tmp_path):
+    """With `edits_bound_hours` 0, every sync re-reads the open period and those the look-back overlaps;
+    with the default (24), a sync an instant after the last re-reads only the open one: the closed periods
+    of the look-back are re-read once a day, a share at each sync."""
     emulator, first = account
     state = first.final_state
     open_period = date.fromisoformat(first.stream_state("email_stats")["period_start"])
     assert open_period == today(emulator).replace(day=1)
-    for lookback_days in (0, 40):
+    for lookback_days, edits_bound_hours in ((0, 0), (40, 0), (40, 24)):
         emulator.reset_counters()
         again = read(
             tmp_path,
-            config=config_for(emulator, start_date=START_DATE, lookback_window_days=lookback_days),
+            config=config_for(
+                emulator,
+                start_date=START_DATE,
+                lookback_window_days=lookback_days,
+                edits_bound_hours=edits_bound_hours,
+            ),
             catalog=catalog(email_stats="incremental"),
             state=state,
         )
-        expected = list(
-            months(min(open_period, today(emulator) - timedelta(days=lookback_days)), today(emulator))
-        )
+        first_day = today(emulator) - timedelta(days=lookback_days if not edits_bound_hours else 0)
+        expected = list(months(min(open_period, first_day), today(emulator)))
         assert [r["period_start"] for r in again.records["email_stats"]] == [
             s.isoformat() for s, _ in expected
         ]

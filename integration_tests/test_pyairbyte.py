@@ -215,8 +215,9 @@ def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
     # The emulator and the connector on one simulated clock, which the test moves on past the clock margin.
     clock = SharedClock(tmp_path / "clock", start=time.time())
     with Emulator(dataset=DatasetSpec(users=USERS, seed=5), account_timezone=TZ, clock=clock) as emu:
-        # Long enough a look-back that the second sync re-reads every response, so that edits to old
-        # responses arrive too (the default 30 days would catch only recent ones).
+        # Long enough a look-back, re-read whole at every sync (edits_bound_hours 0), that the second sync
+        # re-reads every response, so that edits to old responses arrive too (the default 30 days would catch
+        # only recent ones, and the default pace would re-read them over a day: test_hourly.py).
         lookback_days = (date.today() - date(2018, 12, 1)).days + 2
         config = {
             "credentials": {
@@ -228,6 +229,7 @@ def test_pyairbyte_reads_every_stream_into_duckdb_and_syncs_changes(
             "base_url": emu.url,
             "account_timezone": TZ,
             "lookback_window_days": lookback_days,
+            "edits_bound_hours": 0,
         }
         expected = expected_counts(emu)
         assert min(expected.values()) > 0, expected

@@ -113,7 +113,10 @@ def emulator_zone(emulator):
 
 def test_the_look_back_catches_an_edited_response(account, tmp_path):
     emulator, first = account
-    config = config_for(emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=3_650)
+    # edits_bound_hours 0: the whole look-back at every sync (paced re-reads: test_hourly.py)
+    config = config_for(
+        emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=3_650, edits_bound_hours=0
+    )
     emulator.clock.sleep(CLOCK_MARGIN + 1)  # past the clock margin, as in test_end_users.py
     edited = set(emulator.edit_responses(5, seed=4))
     emulator.clock.sleep(CLOCK_MARGIN + 1)
@@ -150,7 +153,9 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
 
 def test_nps_summary_incremental_rereads_the_open_and_look_back_periods(account, tmp_path):
     emulator, first = account
-    config = config_for(emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=40)
+    config = config_for(
+        emulator, start_date="2022-06-01T00:00:00Z", lookback_window_days=40, edits_bound_hours=0
+    )
     second = read(
         tmp_path,
         config=config,

@@ -26,6 +26,7 @@ AUTO = "auto"
 REGIONS = ("us", "eu", "au")
 NPS_PERIODS = ("day", "week", "month")
 MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: a full re-read of any account on every sync
+MAX_EDITS_BOUND_HOURS = 720  # spec.yaml's maximum: 30 days, the look-back's default
 MAX_BACKDATED_BOUND_DAYS = (
     365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
 )
@@ -131,6 +132,7 @@ class WootricConfig:
     account_timezone: ZoneInfo | None  # None: `auto`, learnt from the data (see timezone.py)
     lookback_window_days: int = 30
     backdated_bound_days: int = 7  # 0: no sweep
+    edits_bound_hours: int = 24  # 0: the whole look-back at every sync
     nps_summary_period: str = "month"
 
 
@@ -214,10 +216,10 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     return plan_hosts(region, base_url or None, credentials.account_token)
 
 
-def _days(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+def _days(config: Mapping[str, Any], key: str, default: int, maximum: int, unit: str = "days") -> int:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise config_error(f"`{key}` must be a whole number of days from 0 to {maximum}, not {value!r}.")
+        raise config_error(f"`{key}` must be a whole number of {unit} from 0 to {maximum}, not {value!r}.")
     return value
 
 
@@ -254,6 +256,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         account_timezone=account_timezone,
         lookback_window_days=_days(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
         backdated_bound_days=_days(config, "backdated_bound_days", 7, MAX_BACKDATED_BOUND_DAYS),
+        edits_bound_hours=_days(config, "edits_bound_hours", 24, MAX_EDITS_BOUND_HOURS, "hours"),
         nps_summary_period=period,
     )
 

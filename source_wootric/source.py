@@ -37,7 +37,7 @@ from source_wootric.streams.survey import Declines, Responses
 # The CDK's closing error when streams failed: always typed config_error, whatever the streams' errors.
 CDK_FAILED_STREAMS = "During the sync, the following streams did not sync successfully"
 # nps_summary re-reads the periods of the back-dated records that the survey streams' sweep finds in the same
-# sync (SyncContext.backdated_seconds): it is read after them, whatever order the catalog lists.
+# sync (SyncContext.changed_seconds): it is read after them, whatever order the catalog lists.
 READ_LAST = ("nps_summary",)
 # The closing error takes the most telling of the streams' own: config (the user must act), system, transient.
 FAILURE_ORDER = [FailureType.config_error, FailureType.system_error, FailureType.transient_error]

@@ -468,12 +468,19 @@ class Dataset:
             self.version += 1
         return [r.id for r in added]
 
-    def edit_responses(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
-        """``n`` responses get new tags and notes and ``updated_at = at``; ``created_at`` stays."""
+    def edit_responses(
+        self, n: int, *, seed: int = 0, at: int | None = None, created_from: int | None = None
+    ) -> list[int]:
+        """``n`` responses (created at or after ``created_from``, if given) get new tags and notes and
+        ``updated_at = at``; ``created_at`` stays."""
         at = int(self.clock.time()) if at is None else int(at)
         with self.lock:
             rng = random.Random(f"edit:{seed}:{self.version}")
-            ids = sorted(self.responses.by_id)
+            ids = sorted(
+                i
+                for i, r in self.responses.by_id.items()
+                if created_from is None or r.created >= created_from
+            )
             chosen = sorted(rng.sample(ids, min(n, len(ids))))
             for rid in chosen:
                 r = self.responses.by_id[rid]

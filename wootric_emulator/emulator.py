@@ -207,8 +207,10 @@ class Emulator:
     def update_users(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
         return self.data.update_users(n, seed=seed, at=at)
 
-    def edit_responses(self, n: int, *, seed: int = 0, at: int | None = None) -> list[int]:
-        return self.data.edit_responses(n, seed=seed, at=at)
+    def edit_responses(
+        self, n: int, *, seed: int = 0, at: int | None = None, created_from: int | None = None
+    ) -> list[int]:
+        return self.data.edit_responses(n, seed=seed, at=at, created_from=created_from)
 
     def add_users(self, n: int, *, at: int | None = None) -> list[int]:
         return self.data.add_users(n, at=at)

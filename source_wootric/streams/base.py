@@ -38,9 +38,9 @@ class SyncContext:
     account: Account
     logger: logging.Logger
     started_at: int = field(default_factory=lambda: int(time.time()))  # the sync's "now"
-    # created_at seconds of responses and declines the sweep found written or edited since it last passed by:
+    # created_at seconds of responses and declines the passes found written or edited since they last went by:
     # nps_summary, read after them, re-reads the periods that hold them.
-    backdated_seconds: set[int] = field(default_factory=set)
+    changed_seconds: set[int] = field(default_factory=set)
     segments_read: list[dict[str, Any]] | None = None  # the custom property definitions, once read
     records: int = 0  # emitted by the streams read so far
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import replace
 from datetime import date
 from typing import Any, ClassVar
 
@@ -17,8 +18,11 @@ from airbyte_cdk.models import SyncMode
 from source_wootric import records
 from source_wootric.config import config_error
 from source_wootric.http import json_body
+from source_wootric.rereads import HOUR, Pass, Plan, advance, first_pass, next_pass, plan
 from source_wootric.streams.base import SyncContext, WootricStream
 from source_wootric.streams.keyset import STATE_VERSION
+
+FIRST = date.min.toordinal()  # the look-back pass's positions are the ordinals of the periods' first days
 
 
 def period_start(day: date, period: str) -> date:
@@ -40,6 +44,8 @@ def periods(first: date, last: date, period: str) -> Iterator[tuple[date, date]]
 
 
 def _valid_state(state: Mapping[str, Any]) -> bool:
+    if "lookback" in state and Pass.from_json(state["lookback"]) is None:
+        return False
     try:
         date.fromisoformat(state["period_start"])
     except (KeyError, TypeError, ValueError):
@@ -60,17 +66,21 @@ class PeriodStream(WootricStream, ABC):
 
     def __init__(self, context: SyncContext):
         self._state: dict[str, Any] = {}
+        self._lookback: Pass | None = None  # the pass over the closed periods of the look-back window
+        self._pacing: tuple[Pass, Plan, int] | None = None  # while it is read: as it began, its plan, its end
         self.older_count = 0
         super().__init__(context)
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return dict(self._state)
+        lookback = {"lookback": self._lookback.to_json()} if self._lookback and self._state else {}
+        return {**self._state, **lookback}
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
         self.check_state(value)
-        self._state = dict(value or {})
+        self._state = {key: item for key, item in (value or {}).items() if key != "lookback"}
+        self._lookback = Pass.from_json(value["lookback"]) if value and "lookback" in value else None
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
         if value and not _valid_state(value):
@@ -107,9 +117,33 @@ class PeriodStream(WootricStream, ABC):
     def period_columns(self, start: date, end: date, answer: dict[str, Any]) -> dict[str, Any]:
         """The columns of one period, from its answer, besides `period`, `period_start` and `period_end`."""
 
-    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
-        """Periods before the one starting `first_start` that this sync re-reads too (none by default)."""
+    def older_periods(self, reading: list[tuple[date, date]]) -> list[tuple[date, date]]:
+        """Periods besides those `reading` that this sync re-reads too (none by default)."""
         return []
+
+    def paced(self, closed: list[tuple[date, date]]) -> list[tuple[date, date]]:
+        """The closed periods of the look-back window this sync re-reads: a pass over them once per
+        `edits_bound_hours` (rereads.py), one request a period."""
+        now, bound = self.context.started_at, self.context.config.edits_bound_hours * HOUR
+        low, high = closed[0][0].toordinal(), closed[-1][0].toordinal()
+        # A state written before the pass has none: it earns a whole bound, and re-reads them all as before.
+        saved = self._lookback or Pass(low - 1, None, now, 0, 0, 0.0, None)
+        current = replace(saved, requests_per_pass=len(closed))
+        slice_ = plan(current, low, high, now, bound)
+        chosen = [p for p in closed if p[0].toordinal() >= slice_.low][: slice_.budget]
+        self._lookback = advance(current, slice_, current.through, 0, now)
+        self._pacing = (current, slice_, high)
+        return chosen
+
+    def period_read(self, start: date, spent: int) -> None:
+        """The paced pass after it re-read the period starting `start`, the `spent`th this sync."""
+        assert self._pacing is not None
+        current, slice_, high = self._pacing
+        now = self.context.started_at
+        if start.toordinal() >= high:
+            self._lookback = next_pass(current, slice_, FIRST, spent, now)
+        else:
+            self._lookback = advance(current, slice_, start.toordinal(), spent, now)
 
     # -- HttpStream's loop: a slice per period, one request each -----------------------------------------
     def stream_slices(
@@ -125,13 +159,28 @@ class PeriodStream(WootricStream, ABC):
             )
             return
         first_day = self.first_day(sync_mode, today)
-        older = self.older_periods(period_start(first_day, period))
-        self.older_count = len(older)
-        for start, end in [*older, *periods(first_day, today, period)]:
+        due = list(periods(first_day, today, period))
+        chosen: list[tuple[date, date]] = []
+        continuing = sync_mode == SyncMode.incremental and self._state.get("period") == period
+        if self.context.config.edits_bound_hours and continuing and saved is not None and first_day < saved:
+            closed = [p for p in due if p[0] < saved]  # before the open period of the last sync
+            due, chosen = due[len(closed) :], self.paced(closed) if closed else []
+        elif self.context.config.edits_bound_hours:  # read in full: the pass begins afresh
+            self._lookback = first_pass(FIRST, self.context.started_at, None, self.context.started_at)
+        older = self.older_periods([*chosen, *due])
+        self.older_count = len(older) + len(chosen)
+        for index, (start, end) in enumerate([*older, *chosen, *due]):
             if not self.served:
                 break
             # The older periods come first and leave the state alone.
-            yield {"period": period, "start": start, "end": end, "older": (start, end) in older}
+            paced = len(older) <= index < len(older) + len(chosen)
+            yield {
+                "period": period,
+                "start": start,
+                "end": end,
+                "older": index < len(older) + len(chosen),
+                "paced": index - len(older) + 1 if paced else 0,
+            }
 
     def read_note(self) -> str:
         return f" ({self.older_count} older periods re-read)" if self.older_count else ""
@@ -155,6 +204,8 @@ class PeriodStream(WootricStream, ABC):
             record.setdefault(key, value)
         self.records_read += 1
         yield record
+        if stream_slice["paced"]:
+            self.period_read(start, stream_slice["paced"])
         if not stream_slice["older"]:
             self._state = {
                 "version": STATE_VERSION,
@@ -175,12 +226,12 @@ class NpsSummary(PeriodStream):
 
     endpoint = "nps_summary"
 
-    def older_periods(self, first_start: date) -> list[tuple[date, date]]:
-        """The periods holding records that the sweep of responses and declines found new earlier in this
-        sync (back-dated, or old ones edited since): their NPS changed."""
+    def older_periods(self, reading: list[tuple[date, date]]) -> list[tuple[date, date]]:
+        """The periods holding records that the passes over responses and declines found new earlier in this
+        sync (back-dated, or edited since they last went by): their NPS changed."""
         period = self.context.config.nps_summary_period
-        days = {self.local_date(second) for second in self.context.backdated_seconds}
-        starts = {period_start(day, period) for day in days if day < first_start}
+        days = {self.local_date(second) for second in self.context.changed_seconds}
+        starts = {period_start(day, period) for day in days} - {start for start, _ in reading}
         return [next(periods(start, start, period)) for start in sorted(starts)]
 
     def period_params(self, start: date, end: date) -> dict[str, str]:
