@@ -38,8 +38,8 @@ START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
 
-# One worker builds the wheel (a session fixture) and every test that installs it runs there.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("wheel")]
+# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from integration_tests.connector import STREAMS, Output, all_streams, config_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# One worker builds the wheel (a session fixture) and every test that installs it runs there.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("wheel")]
+# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
 
 
 def sh(*args: str | Path, timeout: float = 600) -> str:
