@@ -215,7 +215,7 @@ def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     assert due and all(key in arrived for key in due)
     for stream, spent in costs.items():
         mean = sum(spent) / len(spent)
-        assert max(spent) <= 2 * mean, (stream, max(spent), mean)
+        assert max(spent) <= 2 * mean + 1, (stream, max(spent), mean)  # +1: a request earned over hours
     latency = sorted(arrived[key] - at for key, at in written.items() if key in arrived)
     with capsys.disabled():
         print(

@@ -177,13 +177,13 @@ class RangeRead:
         return Page(fresh, self.planner.complete_through)
 
     def advance(self) -> dict[str, Any] | None:
-        """The next request's params; None when the range is read (then its reports) or the budget is spent."""
-        if self.request_budget is not None and self.spent >= self.request_budget:
-            self.cut_short, self.request = True, None
-            return None
+        """The next request's params; None when the range is read (then its reports) or the budget is spent.
+        The planner is asked first: a range read to its end is complete even when that took the whole budget."""
         self.request = self.planner.next_request()
         if self.request is None:
             self.endpoint.report(self.planner)
+        elif self.request_budget is not None and self.spent >= self.request_budget:
+            self.cut_short, self.request = True, None
         return self.params
 
     def _progress(self) -> None:
