@@ -138,9 +138,6 @@ class RangeRead:
     def __init__(self, endpoint: Endpoint, low: int, high: int, request_budget: int | None = None):
         self.endpoint, self.low, self.high, self.request_budget = endpoint, low, high, request_budget
         self.account = endpoint.context.account
-        _ = (
-            endpoint.context.account_zone
-        )  # learnt before the range's first request: its requests are not the range's
         self.planner = Planner(
             endpoint.dimensions,
             endpoint.tiebreak,

@@ -154,6 +154,9 @@ class SurveyEventStream(KeysetStream):
         bound = self.bound(name)
         slice_ = plan(current, stream_slice["low"], stream_slice["high"], self.context.started_at, bound)
         self._reading = (name, current, slice_)
+        _ = (
+            self.context.account_zone
+        )  # learnt first, if this sync has not yet: its requests are not the pass's
         return self.endpoint_reader.range(slice_.low, slice_.high, slice_.budget)
 
     def page_read(self, page: Page) -> None:
@@ -201,16 +204,19 @@ class SurveyEventStream(KeysetStream):
     def log_pass(self, name: str, slice_: Plan, read: RangeRead, pass_cost: int, finished: bool) -> None:
         setting, unit, what = PASSES[name]
         budget = "no budget: first pass" if slice_.budget is None else f"budget {slice_.budget}"
-        reached = slice_.high if finished else self.passes[name].through
+        goes_on = max(self.passes[name].through + 1, slice_.low)
+        reached = slice_.high if finished else goes_on - 1
         outcome = (
             f"pass complete: {pass_cost} requests"
             if finished
-            else f"the pass goes on next sync from {iso(self.passes[name].through + 1)}"
+            else f"the pass goes on next sync from {iso(goes_on)}"
         )
         if slice_.low > slice_.high:
             self.logger.info(
                 f"{self.name}: {name}: nothing to re-read before {iso(slice_.high + 1)}; {outcome}"
             )
+        elif read.spent == 0 and not finished:
+            self.logger.info(f"{self.name}: {name}: nothing re-read this sync ({budget}); {outcome}")
         else:
             self.logger.info(
                 f"{self.name}: {name} re-read {iso(slice_.low)}..{iso(reached)}, "
