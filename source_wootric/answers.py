@@ -124,15 +124,6 @@ class EndpointConduct:
 
 
 @dataclass(frozen=True)
-class _Answer:
-    """An answer as checked against its request."""
-
-    rows: Sequence[Row]
-    out_of_order: bool  # provably not in the asked time order
-    ordered: list[Seconds | None]  # each row's instants along the sort, when the sort is by a time
-
-
-@dataclass(frozen=True)
 class Answer:
     """An answer as checked against its request."""
 
