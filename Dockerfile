@@ -21,6 +21,9 @@ COPY source_wootric ./source_wootric
 RUN python3 -m pip --python /opt/venv/bin/python install --no-deps .
 
 FROM ${BASE_IMAGE}
+# What Airbyte's platform reads to name the connector and its version (metadata.yaml's; unit_tests/test_metadata.py).
+LABEL io.airbyte.name="airbyte/source-wootric" \
+      io.airbyte.version="1.1.0"
 COPY --from=build /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -27,10 +27,11 @@ from airbyte_cdk.test.entrypoint_wrapper import read as cdk_read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integration_tests.connector import Output, catalog
+from integration_tests.connector import Output, catalog, config_for, read
 from integration_tests.guarded import CLIENT_SECRET, guarded_config, run_guarded
 from source_wootric import records
 from source_wootric.source import SourceWootric
+from wootric_emulator import DatasetSpec
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -97,6 +98,10 @@ CONFIG_CASES = {
     "no start_date": Case(("`start_date`",), config=config(start_date=...)),
     "start_date a number": Case(("`start_date`",), config=config(start_date=20200101)),
     "start_date malformed": Case(("`start_date`", "01/02/2020"), config=config(start_date="01/02/2020")),
+    # The spec's pattern would say only "'2020-01-01' does not match '^[0-9]{4}-...$'".
+    "start_date without a time": Case(
+        ("`start_date` (Start date)", "write 2020-01-01T00:00:00Z"), config=config(start_date="2020-01-01")
+    ),
     "start_date in the future": Case(
         ("`start_date`", "future"), config=config(start_date="2999-01-01T00:00:00Z")
     ),
@@ -212,6 +217,26 @@ def test_check_with_a_bad_config_fails_the_connection_naming_the_field(tmp_path)
     assert out.returncode == 0 and len(statuses) == 1, out.stdout[-1500:]
     assert statuses[0]["connectionStatus"]["status"] == "FAILED"
     assert "`start_date`" in statuses[0]["connectionStatus"]["message"]
+
+
+def test_a_misspelt_setting_is_named_with_the_nearest_and_a_state_of_a_stream_not_read_is_ignored(
+    make_emulator, tmp_path
+):
+    emulator = make_emulator(dataset=DatasetSpec(users=50, seed=3))
+    misspelt = {**config_for(emulator), "lookback_window": 0}
+    out = read(
+        tmp_path,
+        config=misspelt,
+        catalog=catalog(segments="full_refresh"),
+        state=state("end_users", {"version": 99}),  # not one this version writes, for a stream not read
+    )
+    assert out.returncode == 0 and not out.errors, out.stdout[-1500:]
+    assert len(out.records["segments"]) == len(emulator.segments)
+    warnings = [m["log"]["message"] for m in out.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert warnings == [
+        "The config key `lookback_window` is not a setting of this connector and is ignored; "
+        "did you mean `lookback_window_days`?"
+    ]
 
 
 def test_check_on_airbyte_cloud_sends_nothing_over_plain_http(make_emulator, tmp_path):

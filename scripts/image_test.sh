@@ -92,6 +92,10 @@ print("\n".join(problems) or "contents ok: package only, user airbyte, entrypoin
 sys.exit(1 if problems else 0)
 PYEOF
 "${PODMAN[@]}" image inspect --format '{{json .Config.Entrypoint}} user={{.Config.User}}' "$IMAGE"
+labels=$("${PODMAN[@]}" image inspect --format '{{index .Config.Labels "io.airbyte.name"}}:{{index .Config.Labels "io.airbyte.version"}}' "$IMAGE")
+expected=$("$PY" -c 'import yaml; d = yaml.safe_load(open("metadata.yaml"))["data"]; print(d["dockerRepository"] + ":" + d["dockerImageTag"])')
+[[ $labels == "$expected" ]] || { echo "image labels $labels, metadata.yaml says $expected" >&2; exit 1; }
+echo "labels ok: $labels"
 
 # 4. against an emulated account ---------------------------------------------------------------------
 step "starting the emulator ($USERS users)"

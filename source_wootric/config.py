@@ -4,10 +4,12 @@ are never echoed. A config written for an earlier version is migrated first (`CO
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+import re
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +25,9 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 AUTO = "auto"
+START_DATE_PATTERN = re.compile(  # spec.yaml's pattern of start_date
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 REGIONS = ("us", "eu", "au")
 NPS_PERIODS = ("day", "week", "month")
 MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: a full re-read of any account on every sync
@@ -177,17 +182,19 @@ def _credentials(raw: Any) -> Credentials:
 def parse_start_date(value: Any) -> int:
     example = "an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z"
     if value is not None and not isinstance(value, str):
-        raise config_error(f"`start_date` must be text, not {_kind(value)}: {example}.")
+        raise config_error(f"`start_date` (Start date) must be text, not {_kind(value)}: {example}.")
     if not isinstance(value, str) or not value.strip():
-        raise config_error(f"`start_date` is required: {example}.")
-    try:
+        raise config_error(f"`start_date` (Start date) is required: {example}.")
+    try:  # the spec's pattern, checked here first so that the error names the field and shows an example
+        if not START_DATE_PATTERN.match(value.strip()):
+            raise ValueError(value)
         parsed = pendulum.parse(value.strip(), strict=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError) as error:
+        day = re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip())
+        hint = f": for the start of {day[0]}, write {day[0]}T00:00:00Z" if day else ""
         raise config_error(
-            f"`start_date` {value!r} is not an RFC 3339 date-time; use e.g. 2020-01-01T00:00:00Z."
+            f"`start_date` (Start date) {value!r} is not {example}, with the time and the `Z`{hint}."
         ) from error
-    if not isinstance(parsed, pendulum.DateTime):
-        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
     if parsed > pendulum.now("UTC"):
         raise config_error(f"`start_date` {value!r} is in the future; choose a date in the past.")
     return int(parsed.timestamp())
@@ -239,6 +246,20 @@ def parse_account_timezone(value: Any) -> ZoneInfo | None:
             f"`account_timezone` {value!r} is not an IANA time zone name such as America/Los_Angeles; "
             "`auto` learns it from the data."
         ) from error
+
+
+def unknown_keys(config: Mapping[str, Any], settings: Iterable[str]) -> list[str]:
+    """A line for each top-level key that is not a setting (a misspelt one would otherwise leave its default
+    in force without a word), naming the nearest setting. Keys starting `_` are the CDK's own."""
+    known = sorted(settings)
+    lines = []
+    for key in config:
+        if key in known or key.startswith("_"):
+            continue
+        nearest = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean `{nearest[0]}`?" if nearest else f"the settings are {', '.join(known)}."
+        lines.append(f"The config key `{key}` is not a setting of this connector and is ignored; {hint}")
+    return lines
 
 
 def parse_config(config: Mapping[str, Any]) -> WootricConfig:

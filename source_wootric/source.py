@@ -106,12 +106,15 @@ class SourceWootric(AbstractSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         streams = {stream.name: stream for stream in self.streams(config)}
+        configured = {
+            stream.stream.name for stream in catalog.streams
+        }  # a state for another stream is ignored
         given = {
             message.stream.stream_descriptor.name: (
                 message.stream.stream_state.__dict__ if message.stream.stream_state else {}
             )
             for message in state or []
-            if message.stream and message.stream.stream_descriptor.name in streams
+            if message.stream and message.stream.stream_descriptor.name in configured
         }
         self._check_catalog(logger, catalog, streams, given)
         catalog.streams.sort(key=lambda configured: configured.stream.name in READ_LAST)

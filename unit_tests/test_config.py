@@ -84,6 +84,10 @@ def test_a_0_1_0_config_still_reads():
         ({"credentials": {"auth_type": "token", "client_secret": SECRET}}, "`credentials.auth_type`"),
         ({"start_date": ...}, "`start_date`"),
         ({"start_date": "01/02/2020"}, "`start_date`"),
+        (
+            {"start_date": "2020-01-01"},
+            "`start_date` (Start date) '2020-01-01' is not an RFC 3339 UTC date-time",
+        ),
         ({"start_date": 20200101}, "`start_date`"),
         ({"start_date": "2999-01-01T00:00:00Z"}, "in the future"),
         ({"region": "mars"}, "`region`"),

@@ -99,6 +99,17 @@ def test_icon_and_docs_exist(metadata: ConnectorMetadataDefinitionV0) -> None:
     assert (ROOT / "docs" / "integrations" / "sources" / "wootric.md").is_file()
 
 
+def test_image_labels_are_metadatas_name_and_version(metadata: ConnectorMetadataDefinitionV0) -> None:
+    """The platform reads the connector's name and version from the image's labels (scripts/image_test.sh
+    checks the built image's)."""
+    text = (ROOT / "Dockerfile").read_text()
+    labels = dict(re.findall(r'(io\.airbyte\.[a-z]+)="([^"]*)"', text))
+    assert labels == {
+        "io.airbyte.name": metadata.data.docker_repository,
+        "io.airbyte.version": metadata.data.docker_image_tag,
+    }
+
+
 def test_entrypoint_is_the_console_script() -> None:
     text = (ROOT / "Dockerfile").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
