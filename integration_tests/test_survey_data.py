@@ -27,7 +27,19 @@ def assert_events_match(records: list[dict], emulator, raws: list[dict], columns
         raw = by_id[record.get("id")]
         assert epoch(record.get("created_at")) == emulator.epoch(raw["created_at"])
         assert epoch(record.get("updated_at")) == emulator.epoch(raw.get("updated_at"))
-        assert record.get("end_user__properties") == (raw.get("end_user") or {}).get("properties")
+        snapshot = raw.get("end_user") or {}
+        assert record.get("end_user__properties") == snapshot.get("properties")
+        # Who answered: the snapshot's identity, which the emulator takes from the end user at answer time.
+        assert (
+            record.get("end_user__id"),
+            record.get("end_user__email"),
+            record.get("end_user__external_id"),
+        ) == (
+            snapshot.get("id"),
+            snapshot.get("email"),
+            snapshot.get("external_id"),
+        )
+        assert snapshot.get("id") == raw.get("end_user_id")
         assert record.get("ip_address") == raw.get("ip_address") and record.get("origin_url") == raw.get(
             "origin_url"
         )

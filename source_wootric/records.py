@@ -254,9 +254,12 @@ def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
     return _with_unknown_fields(record, raw, RESPONSE_FIELDS)
 
 
+SNAPSHOT_IDENTITY = ("id", "email", "external_id")  # who answered, as the survey event's snapshot has it
+
+
 def _survey_event(raw: Mapping[str, Any], shape: Shaper) -> Record:
     end_user_snapshot = shape.mapping("end_user", raw.get("end_user"))
-    return dict(
+    record = dict(
         id=shape.integer("id", raw.get("id")),
         end_user_id=shape.integer("end_user_id", raw.get("end_user_id")),
         survey_id=shape.integer("survey_id", raw.get("survey_id")),
@@ -264,8 +267,15 @@ def _survey_event(raw: Mapping[str, Any], shape: Shaper) -> Record:
         origin_url=shape.text("origin_url", raw.get("origin_url")),
         created_at=shape.timestamp("created_at", raw.get("created_at")),
         updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
+        end_user__id=shape.integer("end_user__id", end_user_snapshot.get("id")),
+        end_user__email=shape.text("end_user__email", end_user_snapshot.get("email")),
+        end_user__external_id=shape.text("end_user__external_id", end_user_snapshot.get("external_id")),
         end_user__properties=shape.object("end_user__properties", end_user_snapshot.get("properties")),
     )
+    for key, value in end_user_snapshot.items():  # any other scalar the snapshot carries, as it is
+        if key not in SNAPSHOT_IDENTITY and key != "properties" and not isinstance(value, (dict, list)):
+            record.setdefault(f"end_user__{key}", value)
+    return record
 
 
 SEGMENT_FIELDS = frozenset({"name", "data_type", "created_at"})

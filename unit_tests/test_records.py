@@ -177,10 +177,25 @@ def test_response_columns_and_snapshot_of_properties():
         "updated_at": "2016-12-16 09:05:13 -0800",
         "tags": ["PERFORMANCE"],
         "notes": [],
-        "end_user": {"properties": {"persona": "Individual"}},
+        "end_user": {
+            "id": 7,
+            "email": "nps7@example.com",
+            "external_id": "e9a1",
+            "phone_number": None,
+            "settings": {"email_nps": True},
+            "properties": {"persona": "Individual"},
+        },
     }
     record = records.response(raw, shaper("responses"))
     assert record["end_user__properties"] == {"persona": "Individual"} and "end_user" not in record
+    # Who answered, as typed columns; another plain value passed through; nested ones left to properties'.
+    assert (record["end_user__id"], record["end_user__email"], record["end_user__external_id"]) == (
+        7,
+        "nps7@example.com",
+        "e9a1",
+    )
+    assert "end_user__phone_number" in record and record["end_user__phone_number"] is None
+    assert "end_user__settings" not in record
     assert record["created_at"] == "2016-12-16T09:05:00-08:00" and record["tags"] == ["PERFORMANCE"]
     decline = records.decline(
         {k: raw[k] for k in ("id", "end_user_id", "created_at", "end_user")}, shaper("declines")

@@ -864,7 +864,10 @@ class _Generator:
             if is_response:
                 d["tags"] = list(_pick(rnd, TAG_SETS))
                 d["notes"] = [] if rnd() < 0.9 else [_pick(rnd, NOTES)]
-            d["end_user"] = {"properties": _snapshot(rng, user.data["properties"])}
+            d["end_user"] = {  # who answered, as Wootric's snapshot names them
+                **{key: user.data.get(key) for key in ("id", "email", "external_id")},
+                "properties": _snapshot(rng, user.data["properties"]),
+            }
             rec.data = d
             out.append(rec)
         return out
