@@ -31,6 +31,7 @@ STREAMS = (
     "nps_summary",
     "email_stats",
     "email_send_sources",
+    "survey_templates",
 )
 
 

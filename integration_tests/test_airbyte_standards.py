@@ -36,6 +36,7 @@ FILED_STREAMS = (
     "declines",
     "segments",
     "email_send_sources",
+    "survey_templates",
 )
 INCREMENTAL_STREAMS = (
     "end_users",

@@ -170,6 +170,7 @@ def expected_counts(emu: Emulator) -> dict[str, int]:
         "responses": sum(1 for r in emu.responses if emu.epoch(r["created_at"]) >= START),
         "declines": sum(1 for d in emu.declines if emu.epoch(d["created_at"]) >= START),
         "segments": len(emu.segments),
+        "survey_templates": len(emu.data.survey_templates()["survey_templates"]),
     }
 
 

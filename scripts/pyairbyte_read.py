@@ -35,6 +35,7 @@ PRIMARY_KEYS = {
     "nps_summary": ["period", "period_start"],
     "email_stats": ["period", "period_start"],
     "email_send_sources": ["source_type", "id"],
+    "survey_templates": ["id"],
 }
 
 # NPS per month of the account's time zone, without the responses excluded from calculations: promoters

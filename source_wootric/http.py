@@ -196,13 +196,13 @@ def fail(error: AirbyteTracedException) -> ErrorResolution:
 
 class WootricErrorHandler(ErrorHandler):
     """Classifies each attempt of one kind of request: `expect`, the JSON type its 200 answers must have;
-    `token` requests hand every 4xx back to the authenticator; `not_found_ok` hands a JSON 404 back to the
-    stream (a v2 path the account or region does not serve)."""
+    `token` requests hand every 4xx back to the authenticator; a JSON answer with a status of `absent` goes back
+    to the stream (a path the account, its plan or its region does not serve)."""
 
     def __init__(
-        self, account: Account, expect: type | None, *, token: bool = False, not_found_ok: bool = False
+        self, account: Account, expect: type | None, *, token: bool = False, absent: tuple[int, ...] = ()
     ):
-        self.account, self.expect, self.token, self.not_found_ok = account, expect, token, not_found_ok
+        self.account, self.expect, self.token, self.absent = account, expect, token, absent
 
     @property
     def max_retries(self) -> int:
@@ -238,7 +238,7 @@ class WootricErrorHandler(ErrorHandler):
         if status < 400:
             account.outage = False
             return ErrorResolution(ResponseAction.SUCCESS)
-        if self.token or (status == 404 and self.not_found_ok and json_body(response) is not NOT_JSON):
+        if self.token or (status in self.absent and json_body(response) is not NOT_JSON):
             return ErrorResolution(ResponseAction.IGNORE)
         return fail(self._refusal(response))
 

@@ -278,6 +278,27 @@ def _survey_event(raw: Mapping[str, Any], shape: Shaper) -> Record:
     return record
 
 
+SURVEY_TEMPLATE_FIELDS = frozenset(
+    {"id", "name", "default_language", "languages", "non_configured_language_count", "custom_samplings"}
+)
+
+
+def survey_template(raw: Mapping[str, Any], default_id: int | None, shape: Shaper) -> Record:
+    template_id = shape.integer("id", raw.get("id"))
+    record = dict(
+        id=template_id,
+        name=shape.text("name", raw.get("name")),
+        is_default=template_id is not None and template_id == default_id,
+        default_language=shape.text("default_language", raw.get("default_language")),
+        languages=shape.string_list("languages", raw.get("languages")),
+        non_configured_language_count=shape.integer(
+            "non_configured_language_count", raw.get("non_configured_language_count")
+        ),
+        custom_samplings=shape.any_list("custom_samplings", raw.get("custom_samplings")),
+    )
+    return _with_unknown_fields(record, raw, SURVEY_TEMPLATE_FIELDS)
+
+
 SEGMENT_FIELDS = frozenset({"name", "data_type", "created_at"})
 
 

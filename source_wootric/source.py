@@ -28,7 +28,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_wootric.auth import WootricAuthenticator
 from source_wootric.config import WootricConfig, config_error, migrate_config_file, parse_config
 from source_wootric.http import TOKEN_PATH, Account
-from source_wootric.streams.account import EmailSendSources, Segments
+from source_wootric.streams.account import EmailSendSources, Segments, SurveyTemplates
 from source_wootric.streams.base import SyncContext, WootricStream
 from source_wootric.streams.end_users import EndUserPages, EndUsers, EndUsersProperties
 from source_wootric.streams.periods import EmailStats, NpsSummary
@@ -95,6 +95,7 @@ class SourceWootric(AbstractSource):
                 NpsSummary(context),
                 EmailStats(context),
                 EmailSendSources(context),
+                SurveyTemplates(context),
             ]
         return list(self._streams)
 

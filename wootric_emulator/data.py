@@ -67,6 +67,7 @@ class DatasetSpec:
     property_kinds: tuple = ALL_PROPERTY_KINDS
     long_text_fraction: float = 0.005
     email_stats: bool = True  # serves /v2/email_stats; False: 404, as an account or region without it
+    survey_templates_status: int = 200  # 403 or 404: /v1/survey_templates refused, as a plan without them
     legacy_at_folds: bool = False  # also serve offset-less local times that a DST fold makes ambiguous
     offsetless_mix: bool = False  # a random half of the other records also served without an offset
     shared_email_fraction: float = 0.0  # share of end users whose e-mail is "Unknown" or null (half each)
@@ -412,6 +413,23 @@ class Dataset:
             month = quarter.month + 3
             quarter = date(quarter.year + (month > 12), (month - 1) % 12 + 1, 1)
         return sends
+
+    def survey_templates(self) -> dict:
+        """What ``/v1/survey_templates`` serves (the shape of Wootric's reference): three templates, the second
+        the default."""
+        names = ("NPS", "Onboarding CSAT", "Support CES")
+        templates = [
+            {
+                "id": 11 + i,
+                "name": name,
+                "default_language": "EN",
+                "languages": list(("EN", "ES", "FR")[: i + 1]),
+                "non_configured_language_count": 2 - i,
+                "custom_samplings": [{"id": 100 + i, "name": f"{name} sampling"}] if i else [],
+            }
+            for i, name in enumerate(names)
+        ]
+        return {"default_survey_template_id": 12, "survey_templates": templates}
 
     def email_send_sources(self) -> dict:
         """What ``/v2/email_stats/sources`` serves; a send's date as Wootric writes it, `Jan 11, 2024  9:01AM`."""

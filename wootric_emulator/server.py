@@ -288,6 +288,7 @@ class App:
             "/v1/responses",
             "/v1/declines",
             "/v1/segments",
+            "/v1/survey_templates",
             "/v1/nps_summary",
         ) or bool(_ID_PATH.match(path))
 
@@ -335,6 +336,12 @@ class App:
             return self.listing(ds.declines, "events", query)
         if path == "/v1/segments":
             return json_answer(200, ds.segments)
+        if path == "/v1/survey_templates":
+            if ds.spec.survey_templates_status != 200:
+                raise ApiError(
+                    ds.spec.survey_templates_status, "Survey templates are not available on this plan"
+                )
+            return json_answer(200, ds.survey_templates())
         if path == "/v1/nps_summary":
             return json_answer(200, ds.nps(*self._date_range(query, "date[start]", "date[end]")))
         m = _ID_PATH.match(path)

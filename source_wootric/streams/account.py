@@ -1,5 +1,5 @@
-"""The account's own lists, one request each: its custom property definitions (segments), and the sources of
-its survey e-mails (Wootric's v2 API: `POST /v2/email_stats/bounce_report` e-mails a person a report, so it
+"""The account's own lists, one request each: its custom property definitions (segments), its survey templates,
+and the sources of its survey e-mails (Wootric's v2 API: `POST /v2/email_stats/bounce_report` e-mails a person a report, so it
 is never called)."""
 
 from __future__ import annotations
@@ -50,6 +50,30 @@ class Segments(WootricStream):
         return None  # one answer holds them all
 
 
+class SurveyTemplates(WootricStream):
+    """The account's survey templates, with `is_default` from the answer's `default_survey_template_id`. An
+    account whose plan lacks them (403) or whose region does not serve them (404) gets an empty stream and one
+    WARN."""
+
+    endpoint = "survey_templates"
+    expect = dict
+    absent = (403, 404)
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        if response.status_code in self.absent:
+            self.not_served(response)
+            return
+        answer = json_body(response)
+        default_id = records.whole_number(answer.get("default_survey_template_id"))
+        for item in self.shape.any_list("survey_templates", answer.get("survey_templates")) or []:
+            if raw := self.shape.mapping("survey_templates", item):  # anything but an object: logged
+                self.records_read += 1
+                yield records.survey_template(raw, default_id, self.shape)
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer holds them all
+
+
 class EmailSendSources(WootricStream):
     """The ongoing sources of survey e-mails (`email_api`, `webhook_trigger`) and the sends (CSV uploads), one
     record each; a send's date is read in the account's time zone. Accounts or regions without the v2 API
@@ -59,10 +83,10 @@ class EmailSendSources(WootricStream):
     endpoint = "email_stats/sources"
     api_version = "v2"
     expect = dict
-    not_found_ok = True
+    absent = (404,)
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if response.status_code == 404:
+        if response.status_code in self.absent:
             self.not_served(response)
             return
         for source_type, items in json_body(response).items():

@@ -76,14 +76,15 @@ class SyncContext:
 
 class WootricStream(HttpStream, ABC):
     """A Wootric stream on HttpStream's page loop; `expect` is the JSON type of its answers (another is
-    retried), `not_found_ok` lets a JSON 404 reach `parse_response`: Wootric's v2 paths, which an account or
-    region may not serve, end the stream with one WARN (`not_served`)."""
+    retried), `absent` the statuses whose JSON answer reaches `parse_response`: paths that an account, its plan
+    or its region may not serve (Wootric's v2 API, survey templates) end the stream with one WARN
+    (`not_served`)."""
 
     primary_key: str | list[str] = "id"
     endpoint: str
     api_version = "v1"
     expect: type = list
-    not_found_ok = False
+    absent: tuple[int, ...] = ()
 
     def __init__(self, context: SyncContext):
         self.context = context
@@ -111,7 +112,7 @@ class WootricStream(HttpStream, ABC):
         return TIMEOUTS
 
     def get_error_handler(self) -> WootricErrorHandler:
-        return WootricErrorHandler(self.context.account, self.expect, not_found_ok=self.not_found_ok)
+        return WootricErrorHandler(self.context.account, self.expect, absent=self.absent)
 
     def get_backoff_strategy(self) -> WootricBackoff:
         return WootricBackoff(self.context.account)
@@ -149,7 +150,7 @@ class WootricStream(HttpStream, ABC):
     def not_served(self, response: requests.Response) -> None:
         self.served = False
         self.logger.warning(
-            f"{self.name}: Wootric answered HTTP 404 for {response.url.split('?', 1)[0]}{error_detail(response)}. "
-            f"This account or its region does not serve Wootric's {self.api_version} API for it; the stream ends "
-            f"here, after {self.records_read} records."
+            f"{self.name}: Wootric answered HTTP {response.status_code} for {response.url.split('?', 1)[0]}"
+            f"{error_detail(response)}. This account, its plan or its region does not serve it (Wootric's "
+            f"{self.api_version} API); the stream ends here, after {self.records_read} records."
         )

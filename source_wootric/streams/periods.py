@@ -191,7 +191,7 @@ class PeriodStream(WootricStream, ABC):
     def parse_response(
         self, response: requests.Response, *, stream_slice: Any = None, **kwargs: Any
     ) -> Iterable[Mapping[str, Any]]:
-        if response.status_code == 404:  # only where `not_found_ok`
+        if response.status_code in self.absent:
             self.not_served(response)
             return
         start, end = stream_slice["start"], stream_slice["end"]
@@ -250,7 +250,7 @@ class EmailStats(PeriodStream):
 
     endpoint = "email_stats"
     api_version = "v2"
-    not_found_ok = True
+    absent = (404,)
 
     def __init__(self, context: SyncContext):
         super().__init__(context)
