@@ -38,7 +38,11 @@ class Account:
         if checkout is not None:  # first on the path, before the simulated clock's start-up hook
             self.env["PYTHONPATH"] = os.pathsep.join((str(checkout), self.env["PYTHONPATH"]))
         (tmp / "config.json").write_text(json.dumps(config_for(emulator, start_date="2023-01-01T00:00:00Z")))
-        (tmp / "catalog.json").write_text(json.dumps(all_streams("incremental")))
+        # The streams the issue measured (survey_templates, added since, costs 1 more request a sync).
+        streams = [
+            s for s in all_streams("incremental")["streams"] if s["stream"]["name"] != "survey_templates"
+        ]
+        (tmp / "catalog.json").write_text(json.dumps({"streams": streams}))
 
     def sync(self, at: int, state: list[dict[str, Any]] | None) -> tuple[Output, int]:
         """A sync at `at`: its output and the data requests it made (the token's aside, as in the issue's 101)."""

@@ -45,7 +45,12 @@ def test_hourly_syncs_cost_a_handful_of_requests_and_keep_the_bounds(
         clock=clock,
     )
     config = config_for(emulator, start_date="2022-01-01T00:00:00Z")
-    sync_catalog = all_streams("incremental")
+    # The streams the issue measured its 101 requests on (survey_templates, added since, costs 1 more a sync).
+    sync_catalog = {
+        "streams": [
+            s for s in all_streams("incremental")["streams"] if s["stream"]["name"] != "survey_templates"
+        ]
+    }
     first = read_in_process(capsys, caplog, monkeypatch, tmp_path, clock, T0, config, sync_catalog, None)
     assert first.returncode == 0 and not first.errors, first.stdout[-2000:]
 

@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # PyAirbyte installs with uv, whose cache keys a wheel by its file name: the wheelhouse's wheel is rebuilt
+    # from the working tree under an unchanged version, and a cached older build would be installed instead.
+    os.environ.setdefault("UV_NO_CACHE", "1")
     import airbyte as ab
 
     config = json.loads(args.config.read_text())
