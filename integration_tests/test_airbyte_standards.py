@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.connector import catalog, config_for, discovered_streams, read
+from integration_tests.connector import STREAMS, Output, catalog, config_for, discovered_streams, read
 from source_wootric.source import SourceWootric
 from wootric_emulator import DatasetSpec, Emulator
 from wootric_emulator.clock import simulated_time
@@ -25,16 +25,18 @@ pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 EXPECTED_RECORDS = HERE / "expected_records.jsonl"
-# A fixed account (fixed dates, fixed seed): its records never change, so they can be kept in a file.
+# A fixed account (fixed dates, fixed seed) read at a fixed time on the simulated clock: its records never
+# change, so they can be kept in a file, nps_summary's and email_stats' periods (up to "today") included.
 DATASET = DatasetSpec(users=120, responses=150, declines=40, seed=5, start="2021-01-01", end="2021-12-31")
-# nps_summary and email_stats have one record per month up to today, so they cannot be kept in a file; their
-# own tests check them.
+NOW = 1_642_248_000  # 2022-01-15T12:00:00Z
 FILED_STREAMS = (
     "end_users",
     "end_users_properties",
     "responses",
     "declines",
     "segments",
+    "nps_summary",
+    "email_stats",
     "email_send_sources",
     "survey_templates",
 )
@@ -53,7 +55,7 @@ def emulator(tmp_path_factory):
     """One emulator for the module, on a simulated clock that the connector commands read too; the scenario
     configs are written with the port it really bound."""
     with (
-        simulated_clock(tmp_path_factory.mktemp("standards")) as clock,
+        simulated_clock(tmp_path_factory.mktemp("standards"), start=NOW) as clock,
         Emulator(dataset=DATASET, clock=clock) as running,
     ):
         secrets = ROOT / "secrets"
@@ -83,8 +85,11 @@ class TestAirbyteStandards(SourceTestSuiteBase):
         return ROOT
 
 
-def comparable(records: dict[str, list[dict]]) -> list[dict]:
-    return [{"stream": stream, "data": data} for stream in FILED_STREAMS for data in records.get(stream, [])]
+def comparable(out: Output) -> list[dict]:
+    """The records of the filed streams, in the acceptance tests' format (`emitted_at`: the fixed clock's)."""
+    records = [m["record"] for m in out.of_type("RECORD") if m["record"]["stream"] in FILED_STREAMS]
+    records.sort(key=lambda record: FILED_STREAMS.index(record["stream"]))
+    return [{"stream": r["stream"], "data": r["data"], "emitted_at": r["emitted_at"]} for r in records]
 
 
 def test_basic_read_gives_the_expected_records(emulator, tmp_path):
@@ -94,12 +99,13 @@ def test_basic_read_gives_the_expected_records(emulator, tmp_path):
         catalog=catalog(**dict.fromkeys(FILED_STREAMS, "full_refresh")),
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    got = comparable(out.records)
+    got = comparable(out)
     if os.environ.get("UPDATE_EXPECTED_RECORDS"):
         EXPECTED_RECORDS.write_text(
             "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in got)
         )
     expected = [json.loads(line) for line in EXPECTED_RECORDS.read_text().splitlines()]
+    assert {record["stream"] for record in expected} == set(FILED_STREAMS) == set(STREAMS)  # every stream
     assert len(got) == len(expected) and got == expected
 
 
@@ -158,7 +164,7 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     } == expected_rows
     assert {r["id"] for r in out.records["declines"]} == expected_declines
     # The period streams re-read the period of their state (still open when it was saved) and every one since.
-    today = datetime.now(ZoneInfo(config_for(emulator)["account_timezone"])).date()
+    today = datetime.fromtimestamp(NOW, ZoneInfo(config_for(emulator)["account_timezone"])).date()
     for stream in ("nps_summary", "email_stats"):
         first = date.fromisoformat(bounds[stream]["period_start"])
         months = (today.year - first.year) * 12 + today.month - first.month + 1

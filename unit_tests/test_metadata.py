@@ -127,6 +127,17 @@ def load_render_erd():
     return module
 
 
+def test_every_stream_and_column_is_described_and_the_docs_list_every_stream() -> None:
+    """The descriptions the Airbyte UI and data catalogs show; the docs page's table of streams names each."""
+    docs = (ROOT / "docs" / "integrations" / "sources" / "wootric.md").read_text()
+    for path in sorted((ROOT / "source_wootric" / "schemas").glob("*.json")):
+        schema = json.loads(path.read_text())
+        assert schema.get("description"), path.name
+        undescribed = [name for name, spec in schema["properties"].items() if not spec.get("description")]
+        assert not undescribed, (path.name, undescribed)
+        assert f"| `{path.stem}` |" in docs, path.stem
+
+
 def test_erd_matches_stream_schemas() -> None:
     """erd/source.dbml names every stream and exactly the columns of its JSON schema."""
     tables, refs = load_render_erd().parse_dbml((ROOT / "erd" / "source.dbml").read_text())
