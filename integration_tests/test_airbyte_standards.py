@@ -29,6 +29,9 @@ EXPECTED_RECORDS = HERE / "expected_records.jsonl"
 # change, so they can be kept in a file, nps_summary's and email_stats' periods (up to "today") included.
 DATASET = DatasetSpec(users=120, responses=150, declines=40, seed=5, start="2021-01-01", end="2021-12-31")
 NOW = 1_642_248_000  # 2022-01-15T12:00:00Z
+# acceptance-test-config.yml's incremental threshold_days: the look-back window (30 days), and a month more
+# for nps_summary and email_stats, which re-read each period the look-back overlaps, from its first day.
+THRESHOLD_DAYS = 61
 FILED_STREAMS = (
     "end_users",
     "end_users_properties",
@@ -64,6 +67,7 @@ def emulator(tmp_path_factory):
         (secrets / "config.json").write_text(json.dumps(config, indent=2))
         wrong = {**config, "credentials": {**config["credentials"], "client_secret": "not-the-secret"}}
         (secrets / "invalid_config.json").write_text(json.dumps(wrong, indent=2))
+        (secrets / "incremental_config.json").write_text(json.dumps(incremental_config(running), indent=2))
         yield running
 
 
@@ -109,6 +113,45 @@ def test_basic_read_gives_the_expected_records(emulator, tmp_path):
     assert len(got) == len(expected) and got == expected
 
 
+def incremental_config(emulator: Emulator) -> dict:
+    """The acceptance tests' incremental scenario: no sweep, whose re-reads of records older than the look-back
+    window no threshold covers; the look-back (30 days, its default), re-read whole at every sync here
+    (edits_bound_hours 0: the most a sync re-reads), is within `threshold_days` (THRESHOLD_DAYS)."""
+    return config_for(
+        emulator, start_date="2021-01-01T00:00:00Z", backdated_bound_days=0, edits_bound_hours=0
+    )
+
+
+def test_sequential_reads_emit_nothing_before_the_state_less_the_threshold(emulator, tmp_path):
+    """The acceptance tests' sequential-read check: a read from the state of the last one emits no record whose
+    cursor is older than the state's cursor less `threshold_days`."""
+    streams = catalog(**dict.fromkeys(INCREMENTAL_STREAMS, "incremental"))
+    first = read(tmp_path, config=incremental_config(emulator), catalog=streams)
+    second = read(tmp_path, config=incremental_config(emulator), catalog=streams, state=first.final_state)
+    assert first.returncode == second.returncode == 0
+    assert second.records["responses"] and second.records["declines"]  # the look-back, read again
+    threshold = THRESHOLD_DAYS * 86_400
+    for stream in INCREMENTAL_STREAMS:
+        state = first.stream_state(stream)
+        cursor = (
+            "period_start"
+            if "period_start" in state
+            else next(k for k in ("updated_at", "created_at") if k in state)
+        )
+        floor = (
+            second_of(state[cursor] if cursor != "period_start" else f"{state[cursor]}T00:00:00Z") - threshold
+        )
+        for record in second.records[stream]:
+            value = record[cursor] if cursor != "period_start" else f"{record[cursor]}T00:00:00+00:00"
+            assert datetime.fromisoformat(value).timestamp() >= floor, (stream, record[cursor], state[cursor])
+
+
+def second_of(instant: str) -> int:
+    """The epoch second of a state's cursor value (UTC RFC 3339 with `Z`)."""
+    assert instant.endswith("Z"), instant
+    return int(datetime.fromisoformat(instant).timestamp())
+
+
 def state_file(name: str) -> list[dict]:
     return json.loads((HERE / name).read_text())
 
@@ -135,8 +178,8 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
             if "incremental" in stream["supported_sync_modes"]
         }
     )
-    after_users = bounds["end_users"]["updated_at_epoch"]
-    after_responses = bounds["responses"]["created_at_epoch"]
+    after_users = second_of(bounds["end_users"]["updated_at"])
+    after_responses = second_of(bounds["responses"]["created_at"])
     expected_users = {u["id"] for u in emulator.end_users if emulator.epoch(u["updated_at"]) > after_users}
     expected_responses = {
         r["id"] for r in emulator.responses if emulator.epoch(r["created_at"]) > after_responses
@@ -147,14 +190,14 @@ def test_incremental_from_the_sample_state_reads_only_newer_records(emulator, tm
     assert {r["id"] for r in out.records["end_users"]} == expected_users
     assert {r["id"] for r in out.records["responses"]} == expected_responses
 
-    after_properties = bounds["end_users_properties"]["updated_at_epoch"]
+    after_properties = second_of(bounds["end_users_properties"]["updated_at"])
     expected_rows = {
         (u["id"], key)
         for u in emulator.end_users
         if emulator.epoch(u["updated_at"]) > after_properties
         for key in u.get("properties") or {}
     }
-    after_declines = bounds["declines"]["created_at_epoch"]
+    after_declines = second_of(bounds["declines"]["created_at"])
     expected_declines = {
         d["id"] for d in emulator.declines if emulator.epoch(d["created_at"]) > after_declines
     }

@@ -20,6 +20,7 @@ import requests
 from integration_tests.connector import CLOCK_MARGIN, Output, all_streams, catalog, config_for, read
 from source_wootric import run
 from source_wootric.rereads import PACE_MARGIN
+from source_wootric.streams.base import iso
 from wootric_emulator import DatasetSpec
 from wootric_emulator.clock import SharedClock, simulated_time
 
@@ -277,7 +278,9 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         assert backdated[stream] <= got
         assert got == {record["id"] for record in getattr(emulator, stream)}  # nothing lost: every record
         state = upgrade.stream_state(stream)
-        assert state["created_at_epoch"] == T0 + HOUR - CLOCK_MARGIN and state["synced_at"] == T0 + HOUR
+        # The cursor under its own name, in UTC with `Z`; the 0.1.0 key is gone.
+        assert state["created_at"] == iso(T0 + HOUR - CLOCK_MARGIN) and state["synced_at"] == T0 + HOUR
+        assert "created_at_epoch" not in state
         # The passes are complete and measured what they cost.
         for name in ("edits", "sweep"):
             assert state[name]["requests_per_pass"] == pass_costs(upgrade, (name,))[stream]
@@ -299,7 +302,7 @@ def test_a_0_1_0_config_and_state_sync_without_a_reset_and_lose_nothing(make_emu
         )
 
 
-def test_with_both_passes_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, tmp_path):
+def test_with_both_passes_off_a_0_1_0_state_becomes_the_cursor_alone(make_emulator, tmp_path):
     clock = clock_at(tmp_path)
     emulator = make_emulator(dataset=DatasetSpec(users=100, seed=13, start=DATA_START, end=T0), clock=clock)
     config = config_for(emulator, backdated_bound_days=0, edits_bound_hours=0)
@@ -307,11 +310,41 @@ def test_with_both_passes_off_the_state_stays_as_0_1_0_wrote_it(make_emulator, t
     move_to(clock, T0 + HOUR)
     out = read(tmp_path, config, catalog(responses="incremental"), state)
     assert out.returncode == 0 and not out.errors
-    assert out.stream_state("responses") == {"version": 1, "created_at_epoch": T0 + HOUR - CLOCK_MARGIN}
+    assert out.stream_state("responses") == {"version": 1, "created_at": iso(T0 + HOUR - CLOCK_MARGIN)}
     assert not [line for line in out.logs if "sweep" in line]
     # The look-back window only: its one short page (9 responses), and the one request that proves the
     # page short because the endpoint had no more to give, not because it caps pages (paging.py).
     assert sum(emulator.counters["/v1/responses"].values()) == 2
+
+
+def test_a_0_2_state_syncs_on_under_the_cursors_own_name_and_keeps_its_sweep(make_emulator, tmp_path):
+    """Versions 0.2.0 to 1.0.0 wrote the cursor as `created_at_epoch` beside a sweep without `credit`: the next
+    sync reads on from both, and writes the cursor as `created_at` in UTC."""
+    clock = clock_at(tmp_path)
+    emulator = make_emulator(dataset=DatasetSpec(users=300, seed=16, start=DATA_START, end=T0), clock=clock)
+    sweep = {"through": T0 - 400 * DAY, "requests_per_pass": 40, "pass_started": T0 - DAY, "pass_requests": 3}
+    written_by_0_2 = {
+        "version": 1,
+        "created_at_epoch": T0 - 1,
+        "sweep": {**sweep, "news_since": T0 - 8 * DAY},
+        "synced_at": T0 - HOUR,
+    }
+    move_to(clock, T0 + HOUR)
+    out = read(
+        tmp_path,
+        config_for(emulator),
+        catalog(responses="incremental"),
+        [stream_state("responses", written_by_0_2)],
+    )
+    assert out.returncode == 0 and not out.errors, out.stdout[-2000:]
+    state = out.stream_state("responses")
+    assert state["created_at"] == iso(T0 + HOUR - CLOCK_MARGIN) and "created_at_epoch" not in state
+    # Two hours earn the sweep half a request: it waits, credited from the 0.2 state's last sync, nothing lost.
+    assert state["sweep"]["through"] == sweep["through"] and state["sweep"]["credited_at"] == T0 - HOUR
+    expected = {
+        r["id"] for r in emulator.responses if emulator.epoch(r["created_at"]) >= T0 - LOOKBACK_DAYS * DAY
+    }
+    assert expected <= {record["id"] for record in out.records["responses"]}  # the look-back: read on from it
 
 
 def test_the_emulator_writes_backdated_records_through_its_control_route(make_emulator):

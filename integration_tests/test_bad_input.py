@@ -31,6 +31,7 @@ from integration_tests.connector import Output, catalog, config_for, read
 from integration_tests.guarded import CLIENT_SECRET, guarded_config, run_guarded
 from source_wootric import records
 from source_wootric.source import SourceWootric
+from source_wootric.streams.base import iso
 from wootric_emulator import DatasetSpec
 
 pytestmark = pytest.mark.timeout(300)
@@ -278,7 +279,7 @@ def test_a_state_from_the_future_reads_nothing_and_keeps_the_state(make_emulator
     from integration_tests.guarded import guarded_emulator
 
     emulator = guarded_emulator(make_emulator, dataset={"users": 50, "end": "2025-01-01"})
-    future = {"version": 1, "created_at_epoch": FUTURE}
+    future = {"version": 1, "created_at": iso(FUTURE)}
     out = run_guarded(
         [*READ, "--state", "state"],
         tmp_path,

@@ -157,10 +157,7 @@ def test_the_look_back_catches_an_edited_response(account, tmp_path):
         state=second.final_state,
     )
     assert third.records["responses"] == [] and sum(emulator.counters["/v1/responses"].values()) == 1
-    assert (
-        third.stream_state("responses")["created_at_epoch"]
-        >= second.stream_state("responses")["created_at_epoch"]
-    )
+    assert third.stream_state("responses")["created_at"] >= second.stream_state("responses")["created_at"]
 
 
 def test_nps_summary_incremental_rereads_the_open_and_look_back_periods(account, tmp_path):

@@ -110,7 +110,6 @@ class EndUserPages:
 
 class EndUserStream(KeysetStream):
     cursor_field = "updated_at"
-    state_key = "updated_at_epoch"
     endpoint = "end_users"
 
     def __init__(self, context: SyncContext, pages: EndUserPages):

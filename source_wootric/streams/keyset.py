@@ -2,13 +2,16 @@
 HttpStream's page loop as `paging.Planner` plans it. `request_params` asks the planner for the request,
 `parse_response` feeds it the answer and shapes the records, `next_page_token` plans the next request; the
 cursor moves only once a page's last record is out. The state is the newest second through which every record
-has been emitted: `{"version": 1, "<cursor>_epoch": <second>}`, so that a sync stopped anywhere resumes
-without a gap."""
+has been emitted, under the cursor field's own name as a UTC RFC 3339 string: `{"version": 1, "<cursor>":
+"2021-03-04T05:06:07Z"}`, so that a sync stopped anywhere resumes without a gap. Versions before 1.1.0 wrote it
+as `"<cursor>_epoch": <second>`, which is still read."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
+import re
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -197,7 +200,6 @@ class RangeRead:
 class KeysetStream(WootricStream):
     """An incremental stream read by keyset over one time dimension (see the module's docstring)."""
 
-    state_key: str
     state_checkpoint_interval = PER_PAGE
     endpoint_reader: Endpoint
 
@@ -210,11 +212,15 @@ class KeysetStream(WootricStream):
     def state(self) -> MutableMapping[str, Any]:
         if self._complete_through is None:
             return {}
-        return {"version": STATE_VERSION, self.state_key: self._complete_through, **self.state_extension()}
+        return {
+            "version": STATE_VERSION,
+            self.cursor_field: iso(self._complete_through),
+            **self.state_extension(),
+        }
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
-        self._complete_through = parse_state(self.name, value, self.state_key)
+        self._complete_through = parse_state(self.name, value, self.cursor_field)
         self.load_state_extension(value or {})
 
     def state_extension(self) -> dict[str, Any]:
@@ -225,12 +231,12 @@ class KeysetStream(WootricStream):
         """Reads the fields of `state_extension` back from a saved state (that may lack them)."""
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
-        parse_state(self.name, value, self.state_key)
+        parse_state(self.name, value, self.cursor_field)
 
     def start_for(self, sync_mode: SyncMode, state: Mapping[str, Any] | None) -> int:
         """The first second a read in `sync_mode` from `state` asks for: after the state, or `start_date`."""
         resume_after = (
-            parse_state(self.name, state, self.state_key) if sync_mode == SyncMode.incremental else None
+            parse_state(self.name, state, self.cursor_field) if sync_mode == SyncMode.incremental else None
         )
         return self.window_start(resume_after)
 
@@ -308,10 +314,17 @@ class KeysetStream(WootricStream):
         )
 
 
-def parse_state(stream: str, value: Mapping[str, Any] | None, key: str) -> int | None:
+STATE_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
+
+
+def parse_state(stream: str, value: Mapping[str, Any] | None, cursor: str) -> int | None:
+    """The second a saved state holds: `cursor` as UTC RFC 3339, or `<cursor>_epoch` (before 1.1.0)."""
     if not value:
         return None
-    second = value.get(key) if isinstance(value, Mapping) else None
+    second = None
+    if isinstance(value, Mapping):
+        saved = value.get(cursor, value.get(f"{cursor}_epoch"))
+        second = calendar.timegm(time.strptime(saved, "%Y-%m-%dT%H:%M:%SZ")) if _instant(saved) else saved
     if (
         not isinstance(value, Mapping)
         or value.get("version") != STATE_VERSION
@@ -321,7 +334,11 @@ def parse_state(stream: str, value: Mapping[str, Any] | None, key: str) -> int |
     ):
         raise config_error(
             f"The saved state of stream `{stream}` is not one this connector version writes "
-            f'(expected {{"version": {STATE_VERSION}, "{key}": <epoch seconds>}}, got {json.dumps(value)[:200]}). '
+            f'(expected {{"version": {STATE_VERSION}, "{cursor}": "YYYY-MM-DDTHH:MM:SSZ"}}, got {json.dumps(value)[:200]}). '
             f"Reset the stream `{stream}` (or clear its state) to read it again from `start_date`."
         )
     return second
+
+
+def _instant(value: Any) -> bool:
+    return isinstance(value, str) and STATE_INSTANT.match(value) is not None

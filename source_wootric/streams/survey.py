@@ -30,12 +30,11 @@ class SurveyEventStream(KeysetStream):
     `edits_bound_hours` (0: the whole look-back is re-read at every sync); one written with an older
     `created_at` by the `sweep` pass over the records before the look-back, within `backdated_bound_days`.
 
-    State: `{"version": 1, "created_at_epoch": N, "edits": {...}, "sweep": {...}, "synced_at": T}`; the
+    State: `{"version": 1, "created_at": "YYYY-MM-DDTHH:MM:SSZ", "edits": {...}, "sweep": {...}, "synced_at": T}`; the
     passes (rereads.Pass) and the last sync's "now" were added by later versions: a state without them is
     read."""
 
     cursor_field = "created_at"
-    state_key = "created_at_epoch"
     shape_record: Callable[[Mapping[str, Any], records.Shaper], dict[str, Any]]
 
     def __init__(self, context: SyncContext):
