@@ -122,6 +122,15 @@ def incremental_config(emulator: Emulator) -> dict:
     )
 
 
+def test_discover_describes_every_stream_and_column():
+    """What the Airbyte UI and data catalogs show, as `discover` gives it (unit_tests/test_metadata.py keeps the
+    schema files described)."""
+    for name, stream in discovered_streams().items():
+        schema = stream["json_schema"]
+        assert schema.get("description"), name
+        assert all(column.get("description") for column in schema["properties"].values()), name
+
+
 def test_sequential_reads_emit_nothing_before_the_state_less_the_threshold(emulator, tmp_path):
     """The acceptance tests' sequential-read check: a read from the state of the last one emits no record whose
     cursor is older than the state's cursor less `threshold_days`."""
