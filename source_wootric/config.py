@@ -11,11 +11,13 @@ import os
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pendulum
+import yaml
 from airbyte_cdk.config_observation import emit_configuration_as_airbyte_control_message
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.spec import ConfigMigration
@@ -35,6 +37,16 @@ MAX_EDITS_BOUND_HOURS = 720  # spec.yaml's maximum: 30 days, the look-back's def
 MAX_BACKDATED_BOUND_DAYS = (
     365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
 )
+
+
+SETTINGS = yaml.safe_load((Path(__file__).parent / "spec.yaml").read_text())["connectionSpecification"][
+    "properties"
+]
+
+
+def named(key: str) -> str:
+    """A setting as errors name it: its key, and in words the title the Airbyte UI shows for it."""
+    return f"`{key}` ({SETTINGS[key]['title']})"
 
 
 def config_error(message: str) -> AirbyteTracedException:
@@ -182,9 +194,9 @@ def _credentials(raw: Any) -> Credentials:
 def parse_start_date(value: Any) -> int:
     example = "an RFC 3339 UTC date-time such as 2020-01-01T00:00:00Z"
     if value is not None and not isinstance(value, str):
-        raise config_error(f"`start_date` (Start date) must be text, not {_kind(value)}: {example}.")
+        raise config_error(f"{named('start_date')} must be text, not {_kind(value)}: {example}.")
     if not isinstance(value, str) or not value.strip():
-        raise config_error(f"`start_date` (Start date) is required: {example}.")
+        raise config_error(f"{named('start_date')} is required: {example}.")
     try:  # the spec's pattern, checked here first so that the error names the field and shows an example
         if not START_DATE_PATTERN.match(value.strip()):
             raise ValueError(value)
@@ -193,10 +205,10 @@ def parse_start_date(value: Any) -> int:
         day = re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip())
         hint = f": for the start of {day[0]}, write {day[0]}T00:00:00Z" if day else ""
         raise config_error(
-            f"`start_date` (Start date) {value!r} is not {example}, with the time and the `Z`{hint}."
+            f"{named('start_date')} {value!r} is not {example}, with the time and the `Z`{hint}."
         ) from error
     if parsed > pendulum.now("UTC"):
-        raise config_error(f"`start_date` {value!r} is in the future; choose a date in the past.")
+        raise config_error(f"{named('start_date')} {value!r} is in the future; choose a date in the past.")
     return int(parsed.timestamp())
 
 
@@ -204,29 +216,31 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     base_url = config.get("base_url")
     if base_url not in (None, ""):
         if not isinstance(base_url, str):
-            raise config_error("`base_url` must be text such as https://api.wootric.com.")
+            raise config_error(f"{named('base_url')} must be text such as https://api.wootric.com.")
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise config_error(
-                f"`base_url` {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
+                f"{named('base_url')} {base_url!r} needs a scheme and a host, such as https://api.wootric.com "
                 "or http://localhost:8080."
             )
         if parts.scheme != "https" and os.environ.get("DEPLOYMENT_MODE", "").lower() == "cloud":
             # Plain http would carry the client secret or password, and every token, in clear text.
             raise config_error(
-                f"`base_url` {base_url!r} must use https on Airbyte Cloud: plain http would send the credentials "
+                f"{named('base_url')} {base_url!r} must use https on Airbyte Cloud: plain http would send the credentials "
                 "in clear text."
             )
     region = config.get("region") or AUTO  # a 0.1.0 config may have none
     if region not in (AUTO, *REGIONS):
-        raise config_error(f"`region` must be one of {', '.join((AUTO, *REGIONS))}, not {region!r}.")
+        raise config_error(f"{named('region')} must be one of {', '.join((AUTO, *REGIONS))}, not {region!r}.")
     return plan_hosts(region, base_url or None, credentials.account_token)
 
 
 def _days(config: Mapping[str, Any], key: str, default: int, maximum: int, unit: str = "days") -> int:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise config_error(f"`{key}` must be a whole number of {unit} from 0 to {maximum}, not {value!r}.")
+        raise config_error(
+            f"{named(key)} must be a whole number of {unit} from 0 to {maximum}, such as {default}, not {value!r}."
+        )
     return value
 
 
@@ -237,13 +251,13 @@ def parse_account_timezone(value: Any) -> ZoneInfo | None:
         return None
     if not isinstance(value, str):
         raise config_error(
-            f"`account_timezone` must be text, not {_kind(value)}: `auto` or an IANA name such as America/Los_Angeles."
+            f"{named('account_timezone')} must be text, not {_kind(value)}: `auto` or an IANA name such as America/Los_Angeles."
         )
     try:
         return ZoneInfo(value.strip())
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise config_error(
-            f"`account_timezone` {value!r} is not an IANA time zone name such as America/Los_Angeles; "
+            f"{named('account_timezone')} {value!r} is not an IANA time zone name such as America/Los_Angeles; "
             "`auto` learns it from the data."
         ) from error
 
@@ -268,7 +282,7 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
     account_timezone = parse_account_timezone(config.get("account_timezone"))
     period = config.get("nps_summary_period", "month")
     if period not in NPS_PERIODS:
-        raise config_error(f"`nps_summary_period` must be one of day, week, month, not {period!r}.")
+        raise config_error(f"{named('nps_summary_period')} must be one of day, week, month, not {period!r}.")
     credentials = _credentials(config.get("credentials"))
     return WootricConfig(
         credentials=credentials,
