@@ -27,21 +27,13 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 AUTO = "auto"
-START_DATE_PATTERN = re.compile(  # spec.yaml's pattern of start_date
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
 REGIONS = ("us", "eu", "au")
 NPS_PERIODS = ("day", "week", "month")
-MAX_LOOKBACK_WINDOW_DAYS = 3650  # spec.yaml's maximum: a full re-read of any account on every sync
-MAX_EDITS_BOUND_HOURS = 720  # spec.yaml's maximum: 30 days, the look-back's default
-MAX_BACKDATED_BOUND_DAYS = (
-    365  # spec.yaml's maximum: a sweep spread over more than a year would hardly be one
-)
-
-
+# spec.yaml's settings: their titles, defaults, bounds and patterns are checked here as the spec states them.
 SETTINGS = yaml.safe_load((Path(__file__).parent / "spec.yaml").read_text())["connectionSpecification"][
     "properties"
 ]
+START_DATE_PATTERN = re.compile(SETTINGS["start_date"]["pattern"])
 
 
 def named(key: str) -> str:
@@ -235,7 +227,9 @@ def _host_plan(config: Mapping[str, Any], credentials: Credentials) -> HostPlan:
     return plan_hosts(region, base_url or None, credentials.account_token)
 
 
-def _days(config: Mapping[str, Any], key: str, default: int, maximum: int, unit: str = "days") -> int:
+def _days(config: Mapping[str, Any], key: str, unit: str = "days") -> int:
+    """A whole number of `unit` within the spec's bounds, or the spec's default."""
+    default, maximum = SETTINGS[key]["default"], SETTINGS[key]["maximum"]
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise config_error(
@@ -289,9 +283,9 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
         start=parse_start_date(config.get("start_date")),
         hosts=_host_plan(config, credentials),
         account_timezone=account_timezone,
-        lookback_window_days=_days(config, "lookback_window_days", 30, MAX_LOOKBACK_WINDOW_DAYS),
-        backdated_bound_days=_days(config, "backdated_bound_days", 7, MAX_BACKDATED_BOUND_DAYS),
-        edits_bound_hours=_days(config, "edits_bound_hours", 24, MAX_EDITS_BOUND_HOURS, "hours"),
+        lookback_window_days=_days(config, "lookback_window_days"),
+        backdated_bound_days=_days(config, "backdated_bound_days"),
+        edits_bound_hours=_days(config, "edits_bound_hours", "hours"),
         nps_summary_period=period,
     )
 

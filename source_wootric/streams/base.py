@@ -9,7 +9,7 @@ from abc import ABC
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from source_wootric.timezone import AccountZone, learn_account_zone
 CLOCK_MARGIN = 10  # seconds: the newest are left to the next sync, in case Wootric's clock lags ours
 
 
+@lru_cache(maxsize=64)  # the keyset streams' state holds it, and the CDK asks for the state per record
 def iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -169,18 +169,16 @@ class PeriodStream(WootricStream, ABC):
             self._lookback = first_pass(FIRST, self.context.started_at, None, self.context.started_at)
         older = self.older_periods([*chosen, *due])
         self.older_count = len(older) + len(chosen)
-        for index, (start, end) in enumerate([*older, *chosen, *due]):
+        # The older periods come first and leave the state alone; `paced`: the nth of the look-back pass, or 0.
+        slices = [
+            *((p, True, 0) for p in older),
+            *((p, True, n) for n, p in enumerate(chosen, 1)),
+            *((p, False, 0) for p in due),
+        ]
+        for (start, end), is_older, paced in slices:
             if not self.served:
                 break
-            # The older periods come first and leave the state alone.
-            paced = len(older) <= index < len(older) + len(chosen)
-            yield {
-                "period": period,
-                "start": start,
-                "end": end,
-                "older": index < len(older) + len(chosen),
-                "paced": index - len(older) + 1 if paced else 0,
-            }
+            yield {"period": period, "start": start, "end": end, "older": is_older, "paced": paced}
 
     def read_note(self) -> str:
         return f" ({self.older_count} older periods re-read)" if self.older_count else ""

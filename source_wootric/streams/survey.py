@@ -122,7 +122,7 @@ class SurveyEventStream(KeysetStream):
 
     def start_passes(self, resume_after: int | None) -> None:
         """Passes this state lacks begin here, unbudgeted. In an initial read, the main read measures what each
-        pass's range cost (`measure`); on a state without one (an earlier version, or a bound that was 0), the
+        pass's range cost (`page_read`); on a state without one (an earlier version, or a bound that was 0), the
         first pass is a full re-read of its range, which sets the pace of those that follow."""
         now = self.context.started_at
         for name in PASSES:
@@ -153,9 +153,8 @@ class SurveyEventStream(KeysetStream):
         bound = self.bound(name)
         slice_ = plan(current, stream_slice["low"], stream_slice["high"], self.context.started_at, bound)
         self._reading = (name, current, slice_)
-        _ = (
-            self.context.account_zone
-        )  # learnt first, if this sync has not yet: its requests are not the pass's
+        # The zone is learnt first, if this sync has not yet: its requests are not the pass's.
+        _ = self.context.account_zone
         return self.endpoint_reader.range(slice_.low, slice_.high, slice_.budget)
 
     def page_read(self, page: Page) -> None:
@@ -221,9 +220,9 @@ class SurveyEventStream(KeysetStream):
                 f"{self.name}: {name} re-read {iso(slice_.low)}..{iso(reached)}, "
                 f"{read.records} records, {read.spent} requests ({budget}); {outcome}"
             )
-        bound = getattr(self.context.config, setting)
         took = self.context.started_at - self.passes[name].news_since if finished else 0
-        if pass_cost > 0 and took > bound * unit:
+        if pass_cost > 0 and took > self.bound(name):
+            bound = getattr(self.context.config, setting)
             self.logger.warning(
                 f"{self.name}: re-reading {what} took {took / unit:.1f} {'days' if unit == DAY else 'hours'}, more "
                 f"than {setting} ({bound}): a record changed there may have taken that long to arrive. Sync more "
