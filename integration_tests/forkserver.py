@@ -1,0 +1,176 @@
+"""Runs `source-wootric` commands as forks of a process that has imported the connector already: a command then
+costs its own work, not Python's start-up and the CDK's import (about 1.5 s of CPU each, for some 200 commands
+in the suite). The fork runs what the console script runs (`source_wootric.run.run`) with the command's argv,
+environment, working folder, stdin, stdout and stderr, and exits with its exit code. The wheel, the image,
+PyAirbyte, the Singer tap and the commands a test kills still start processes of their own.
+
+A command on a simulated clock (SIMULATED_CLOCK) forks from a server whose `time` and `datetime` were patched,
+before the connector was imported, with a clock the fork then points at the test's (as a command started with
+wootric_emulator/simulated_clock on its PYTHONPATH is patched before its imports).
+
+    python -m integration_tests.forkserver [--simulated-clock]     (started by `forked`, one per caller)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parent.parent
+_idle: dict[bool, list[subprocess.Popen[str]]] = {False: [], True: []}
+_lock = threading.Lock()
+
+
+# -- the client: what connector.run calls ----------------------------------------------------------------
+def forked(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of the command `argv` run in a fork; subprocess.TimeoutExpired after
+    `timeout` seconds, as subprocess.run raises it."""
+    simulated = bool(env.get("SIMULATED_CLOCK"))
+    server = _checkout(simulated)
+    out, err = _temp_file(".out"), _temp_file(".err")
+    job = {"argv": argv, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
+    assert server.stdin is not None and server.stdout is not None
+    server.stdin.write(json.dumps(job) + "\n")
+    server.stdin.flush()
+    pid = json.loads(server.stdout.readline())["pid"]
+    if not select.select([server.stdout], [], [], timeout)[0]:
+        os.kill(pid, signal.SIGKILL)
+        server.stdout.readline()
+        _checkin(simulated, server)
+        raise subprocess.TimeoutExpired(argv, timeout)
+    returncode = json.loads(server.stdout.readline())["returncode"]
+    _checkin(simulated, server)
+    try:
+        return returncode, out.read_text(), err.read_text()
+    finally:
+        out.unlink()
+        err.unlink()
+
+
+def _temp_file(suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix="forked-", suffix=suffix)
+    os.close(fd)
+    return Path(name)
+
+
+def _checkout(simulated: bool) -> subprocess.Popen[str]:
+    with _lock:
+        if _idle[simulated]:
+            return _idle[simulated].pop()
+    env = {key: value for key, value in os.environ.items() if key not in ("SIMULATED_CLOCK", "PYTHONPATH")}
+    command = [
+        sys.executable,
+        "-m",
+        "integration_tests.forkserver",
+        *(["--simulated-clock"] if simulated else []),
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def _checkin(simulated: bool, server: subprocess.Popen[str]) -> None:
+    with _lock:
+        _idle[simulated].append(server)
+
+
+# -- the server --------------------------------------------------------------------------------------------
+class SwitchedClock:
+    """The real clock until a fork switches it to the shared clock its command runs on."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.shared: Any = None
+        self._real_time, self._real_sleep = time.time, time.sleep
+
+    def time(self) -> float:
+        return self.shared.time() if self.shared is not None else self._real_time()
+
+    def sleep(self, seconds: float) -> None:
+        if self.shared is not None:
+            self.shared.sleep(seconds)
+        else:
+            self._real_sleep(seconds)
+
+
+def serve(simulated: bool) -> None:
+    jobs, replies = os.fdopen(os.dup(0), "r"), os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_RDWR), 1)  # nothing but the replies reaches the client's pipe
+    clock = None
+    if simulated:
+        from wootric_emulator.simulated_clock import sitecustomize
+
+        clock = SwitchedClock()
+        sitecustomize.install(clock)
+    from source_wootric import run  # what each command would import
+
+    for line in jobs:
+        job = json.loads(line)
+        pid = os.fork()
+        if pid == 0:  # the fork never returns to this loop, whatever happens in it
+            code = 1
+            try:
+                jobs.close()
+                replies.close()
+                code = _command(job, run.run, clock)
+            finally:
+                os._exit(code)
+        replies.write(json.dumps({"pid": pid}) + "\n")
+        replies.flush()
+        _, status = os.waitpid(pid, 0)
+        replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        replies.flush()
+
+
+def _command(job: dict[str, Any], main: Any, clock: SwitchedClock | None) -> int:
+    """In the fork: the command's files, environment and clock, then its main function; its exit code."""
+    for fd, path, flags in (
+        (0, os.devnull, os.O_RDONLY),
+        (1, job["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        (2, job["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+    ):
+        os.dup2(os.open(path, flags, 0o600), fd)
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.chdir(job["cwd"])
+    sys.argv = job["argv"]
+    if clock is not None:
+        from wootric_emulator.clock import SharedClock
+        from wootric_emulator.simulated_clock import sitecustomize
+
+        clock.shared = SharedClock(os.environ["SIMULATED_CLOCK"])
+        sitecustomize.read_timeouts(clock.shared)
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = _exit_code(exit_.code, sys.stderr)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())  # as Python treats an uncaught exception (the CDK installs its own)
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _exit_code(code: Any, stderr: TextIO) -> int:
+    """As Python exits on SystemExit(code): None is 0, a number itself, anything else printed and 1."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    serve("--simulated-clock" in sys.argv)
