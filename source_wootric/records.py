@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone, tzinfo
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from source_wootric.timezone import read_datetime
 
 Record = dict[str, Any]
+SCHEMAS = Path(__file__).parent / "schemas"
 
 
 def to_rfc3339(moment: datetime) -> str:
@@ -152,7 +155,7 @@ class Shaper:
         return None
 
 
-def _with_unknown_fields(record: Record, raw: Mapping[str, Any], consumed: frozenset[str]) -> Record:
+def _with_unknown_fields(record: Record, raw: Mapping[str, Any], consumed: Iterable[str]) -> Record:
     """Appends the top-level fields we do not model, unchanged, after the documented columns."""
     for key, value in raw.items():
         if key not in consumed and key not in record:
@@ -160,47 +163,62 @@ def _with_unknown_fields(record: Record, raw: Mapping[str, Any], consumed: froze
     return record
 
 
-END_USER_FIELDS = frozenset(
-    {"id", "created_at", "updated_at", "email", "last_surveyed", "external_created_at", "last_seen_at"}
-    | {"phone_number", "external_id", "user_id", "page_views_count", "last_response", "settings"}
-    | {"properties"}
-)
-SETTINGS = (
-    "email_nps",
-    "mobile_nps",
-    "web_nps",
-    "force_mobile_survey",
-    "force_web_survey",
-    "surveys_disabled_by_end_user",
-)
+@cache
+def columns(stream: str) -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """(column, where the API object holds it, the Shaper method that reads it) of each column of a stream's
+    schema: `a__b` is field `b` of object `a`, and `settings_x` field `x` of `settings`."""
+    properties = json.loads((SCHEMAS / f"{stream}.json").read_text())["properties"]
+    return tuple(
+        (
+            name,
+            ("settings", name[9:]) if name.startswith("settings_") else tuple(name.split("__")),
+            _reader(spec),
+        )
+        for name, spec in properties.items()
+    )
+
+
+def _reader(spec: Mapping[str, Any]) -> str:
+    kind = (
+        next(kind for kind in spec["type"] if kind != "null")
+        if isinstance(spec["type"], list)
+        else spec["type"]
+    )
+    if kind == "array":
+        return "string_list" if "string" in spec["items"].get("type", ()) else "any_list"
+    if kind == "string":
+        return "timestamp" if spec.get("format") == "date-time" else "text"
+    return {"object": "object"}.get(kind, kind)
+
+
+def shaped(
+    stream: str, raw: Mapping[str, Any], shape: Shaper, reads: Iterable[str] = (), **given: Any
+) -> Record:
+    """The stream's columns read from `raw` as its schema types them (`given`: columns computed otherwise, from
+    the fields `reads`), then the top-level fields that no column reads, unchanged."""
+    objects: dict[tuple[str, ...], Mapping[str, Any]] = {(): raw}  # nested objects, each read once
+
+    def holder(path: tuple[str, ...]) -> Mapping[str, Any]:
+        if path not in objects:
+            objects[path] = shape.mapping("__".join(path), holder(path[:-1]).get(path[-1]))
+        return objects[path]
+
+    record: Record = {}
+    for column, path, reader in columns(stream):
+        if column in given:
+            record[column] = given[column]
+        else:
+            record[column] = getattr(shape, READERS.get(column, reader))(
+                column, holder(path[:-1]).get(path[-1])
+            )
+    return _with_unknown_fields(record, raw, {*reads, *(path[0] for _, path, _ in columns(stream))})
+
+
+READERS = {"external_created_at": "epoch_timestamp"}  # a column whose API value is not its schema type
 
 
 def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    last_response = shape.mapping("last_response", raw.get("last_response"))
-    survey = shape.mapping("last_response__survey", last_response.get("survey"))
-    settings = shape.mapping("settings", raw.get("settings"))
-    record = dict(
-        id=shape.integer("id", raw.get("id")),
-        created_at=shape.timestamp("created_at", raw.get("created_at")),
-        updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
-        email=shape.text("email", raw.get("email")),
-        last_surveyed=shape.timestamp("last_surveyed", raw.get("last_surveyed")),
-        external_created_at=shape.epoch_timestamp("external_created_at", raw.get("external_created_at")),
-        last_seen_at=shape.timestamp("last_seen_at", raw.get("last_seen_at")),
-        phone_number=shape.text("phone_number", raw.get("phone_number")),
-        external_id=shape.text("external_id", raw.get("external_id")),
-        # Old accounts' fields (the Singer tap declares page_views_count an integer; user_id's type is
-        # documented nowhere, so it is text, numbers included).
-        user_id=shape.text("user_id", raw.get("user_id")),
-        page_views_count=shape.integer("page_views_count", raw.get("page_views_count")),
-        last_response__id=shape.integer("last_response__id", last_response.get("id")),
-        last_response__score=shape.integer("last_response__score", last_response.get("score")),
-        last_response__text=shape.text("last_response__text", last_response.get("text")),
-        last_response__survey__channel=shape.text("last_response__survey__channel", survey.get("channel")),
-    )
-    for name in SETTINGS:
-        record[f"settings_{name}"] = shape.boolean(f"settings_{name}", settings.get(name))
-    return _with_unknown_fields(record, raw, END_USER_FIELDS)
+    return shaped("end_users", raw, shape, reads=("properties",))  # in end_users_properties
 
 
 def end_user_properties(
@@ -222,93 +240,32 @@ def end_user_properties(
         }
 
 
-SURVEY_EVENT_FIELDS = frozenset(
-    {"id", "end_user_id", "survey_id", "ip_address", "origin_url", "created_at", "updated_at", "end_user"}
-)
-RESPONSE_FIELDS = SURVEY_EVENT_FIELDS | {
-    "score",
-    "text",
-    "completed",
-    "excluded_from_calculations",
-    "tags",
-    "notes",
-}
-
-
-def decline(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    return _with_unknown_fields(_survey_event(raw, shape), raw, SURVEY_EVENT_FIELDS)
-
-
-def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    record = _survey_event(raw, shape)
-    record.update(
-        score=shape.integer("score", raw.get("score")),
-        text=shape.text("text", raw.get("text")),
-        completed=shape.boolean("completed", raw.get("completed")),
-        excluded_from_calculations=shape.boolean(
-            "excluded_from_calculations", raw.get("excluded_from_calculations")
-        ),
-        tags=shape.string_list("tags", raw.get("tags")),
-        notes=shape.any_list("notes", raw.get("notes")),
-    )
-    return _with_unknown_fields(record, raw, RESPONSE_FIELDS)
-
-
-SNAPSHOT_IDENTITY = ("id", "email", "external_id")  # who answered, as the survey event's snapshot has it
-
-
-def _survey_event(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    end_user_snapshot = shape.mapping("end_user", raw.get("end_user"))
-    record = dict(
-        id=shape.integer("id", raw.get("id")),
-        end_user_id=shape.integer("end_user_id", raw.get("end_user_id")),
-        survey_id=shape.integer("survey_id", raw.get("survey_id")),
-        ip_address=shape.text("ip_address", raw.get("ip_address")),
-        origin_url=shape.text("origin_url", raw.get("origin_url")),
-        created_at=shape.timestamp("created_at", raw.get("created_at")),
-        updated_at=shape.timestamp("updated_at", raw.get("updated_at")),
-        end_user__id=shape.integer("end_user__id", end_user_snapshot.get("id")),
-        end_user__email=shape.text("end_user__email", end_user_snapshot.get("email")),
-        end_user__external_id=shape.text("end_user__external_id", end_user_snapshot.get("external_id")),
-        end_user__properties=shape.object("end_user__properties", end_user_snapshot.get("properties")),
-    )
-    for key, value in end_user_snapshot.items():  # any other scalar the snapshot carries, as it is
-        if key not in SNAPSHOT_IDENTITY and key != "properties" and not isinstance(value, (dict, list)):
+def survey_event(stream: str, raw: Mapping[str, Any], shape: Shaper) -> Record:
+    """A response or a decline, with any other plain value of its end user snapshot as `end_user__<key>`."""
+    record, snapshot = shaped(stream, raw, shape), raw.get("end_user")
+    for key, value in snapshot.items() if isinstance(snapshot, Mapping) else ():
+        if not isinstance(value, (dict, list)):
             record.setdefault(f"end_user__{key}", value)
     return record
 
 
-SURVEY_TEMPLATE_FIELDS = frozenset(
-    {"id", "name", "default_language", "languages", "non_configured_language_count", "custom_samplings"}
-)
+def response(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    return survey_event("responses", raw, shape)
+
+
+def decline(raw: Mapping[str, Any], shape: Shaper) -> Record:
+    return survey_event("declines", raw, shape)
 
 
 def survey_template(raw: Mapping[str, Any], default_id: int | None, shape: Shaper) -> Record:
     template_id = shape.integer("id", raw.get("id"))
-    record = dict(
-        id=template_id,
-        name=shape.text("name", raw.get("name")),
-        is_default=template_id is not None and template_id == default_id,
-        default_language=shape.text("default_language", raw.get("default_language")),
-        languages=shape.string_list("languages", raw.get("languages")),
-        non_configured_language_count=shape.integer(
-            "non_configured_language_count", raw.get("non_configured_language_count")
-        ),
-        custom_samplings=shape.any_list("custom_samplings", raw.get("custom_samplings")),
+    return shaped(
+        "survey_templates", raw, shape, is_default=template_id is not None and template_id == default_id
     )
-    return _with_unknown_fields(record, raw, SURVEY_TEMPLATE_FIELDS)
-
-
-SEGMENT_FIELDS = frozenset({"name", "data_type", "created_at"})
 
 
 def segment(raw: Mapping[str, Any], shape: Shaper) -> Record:
-    record = dict(
-        name=shape.text("name", raw.get("name")),
-        data_type=shape.text("data_type", raw.get("data_type")),
-        created_at=shape.timestamp("created_at", raw.get("created_at")),
-    )
-    return _with_unknown_fields(record, raw, SEGMENT_FIELDS)
+    return shaped("segments", raw, shape)
 
 
 # E-mail delivery, from Wootric's v2 API (`/v2/email_stats`, `/v2/email_stats/sources`).
@@ -331,7 +288,6 @@ EMAIL_RAW_COUNTS = (
 )
 EMAIL_RAW_FIELDS = frozenset({*EMAIL_RAW_COUNTS, "sart_date", "start_date", "end_date"})
 EMAIL_ANSWER_FIELDS = frozenset({"email_stats", "initial_send", "reminder_send"})
-SEND_SOURCE_FIELDS = frozenset({"id", "name", "date"})
 _PERCENTAGE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*")
 _COUNT_AND_PERCENTAGE = re.compile(r"\s*(-?\d+)\s*\(\s*(-?\d+(?:\.\d+)?)\s*%\s*\)\s*")
 
@@ -392,10 +348,5 @@ def send_time(shape: Shaper, column: str, value: Any) -> str | None:
 def email_send_source(raw: Mapping[str, Any], source_type: str, shape: Shaper) -> Record:
     """One source of e-mail sends: `source_type` is the list it came in (`ongoing` or `sends`); ids are
     text, since ongoing sources have names (`email_api`) and sends numbers."""
-    record = dict(
-        source_type=source_type,
-        id=shape.text("id", raw.get("id")),
-        name=shape.text("name", raw.get("name")),
-        sent_at=send_time(shape, "sent_at", raw.get("date")),
-    )
-    return _with_unknown_fields(record, raw, SEND_SOURCE_FIELDS)
+    sent_at = send_time(shape, "sent_at", raw.get("date"))
+    return shaped("email_send_sources", raw, shape, reads=("date",), source_type=source_type, sent_at=sent_at)
