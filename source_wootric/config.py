@@ -1,6 +1,6 @@
 """The user's config, read and checked once into a typed object: the credentials, where the account's API
 lives, the start date and the settings. Every problem is a config error that names the field to fix; secrets
-are never echoed. A config written for an earlier version is migrated first (`CONFIG_MIGRATIONS`)."""
+are never echoed. A config written for an earlier version is migrated first (`migrate_config`)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,6 @@ import pendulum
 import yaml
 from airbyte_cdk.config_observation import emit_configuration_as_airbyte_control_message
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.declarative.spec import ConfigMigration
-from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
-    ConfigTransformation,
-)
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 AUTO = "auto"
@@ -290,35 +286,17 @@ def parse_config(config: Mapping[str, Any]) -> WootricConfig:
     )
 
 
-# -- migrations, applied as the CDK's declarative sources apply them --------------------------------------
-class DefaultAuthType(ConfigTransformation):
-    """0.1.0 left `credentials.auth_type` optional and read a config without it as client credentials."""
-
-    def transform(self, config: MutableMapping[str, Any]) -> None:
-        credentials = config.get("credentials")
-        if isinstance(credentials, MutableMapping) and "auth_type" not in credentials:
-            credentials["auth_type"] = "client_credentials"
+# -- the migration of configs written for earlier versions ---------------------------------------------------
+MIGRATION = "0.1.0 configs without credentials.auth_type get client_credentials"
 
 
-CONFIG_MIGRATIONS = [
-    ConfigMigration(
-        description="0.1.0 configs without credentials.auth_type get client_credentials",
-        transformations=[DefaultAuthType()],
-    ),
-]
-
-
-def migrate_config(config: MutableMapping[str, Any]) -> tuple[MutableMapping[str, Any], list[str]]:
-    """The config with every migration applied, and the descriptions of those that changed it; the given
-    config is left unchanged."""
-    migrated, applied = json.loads(json.dumps(config)), []
-    for migration in CONFIG_MIGRATIONS:
-        before = json.dumps(migrated, sort_keys=True)
-        for transformation in migration.transformations:
-            transformation.transform(migrated)
-        if json.dumps(migrated, sort_keys=True) != before:
-            applied.append(migration.description or "unnamed migration")
-    return migrated, applied
+def migrate_config(config: Mapping[str, Any]) -> tuple[MutableMapping[str, Any], list[str]]:
+    """The config as this version reads it, and the migrations that changed it; the given config is left
+    unchanged. 0.1.0 left `credentials.auth_type` optional and read a config without it as client credentials."""
+    credentials = config.get("credentials")
+    if not isinstance(credentials, Mapping) or "auth_type" in credentials:
+        return dict(config), []
+    return {**config, "credentials": {**credentials, "auth_type": "client_credentials"}}, [MIGRATION]
 
 
 def migrate_config_file(
