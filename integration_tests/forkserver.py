@@ -1,8 +1,9 @@
 """Runs `source-wootric` commands as forks of a process that has imported the connector already: a command then
 costs its own work, not Python's start-up and the CDK's import (about 1.5 s of CPU each, for some 200 commands
-in the suite). The fork runs what the console script runs (`source_wootric.run.run`) with the command's argv,
-environment, working folder, stdin, stdout and stderr, and exits with its exit code. The wheel, the image,
-PyAirbyte, the Singer tap and the commands a test kills still start processes of their own.
+in the suite). The fork runs what the console script runs, `sys.exit(source_wootric.run.run())`, with the
+command's argv, environment, working folder, stdin, stdout and stderr, and exits as it does: an uncaught
+exception through `sys.excepthook` (which the CDK sets), then the interpreter's exit handlers. The wheel, the
+image, PyAirbyte, the Singer tap and the commands a test kills start processes of their own.
 
 A command on a simulated clock (SIMULATED_CLOCK) forks from a server whose `time` and `datetime` were patched,
 before the connector was imported, with a clock the fork then points at the test's (as a command started with
@@ -14,7 +15,6 @@ wootric_emulator/simulated_clock on its PYTHONPATH is patched before its imports
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import signal
@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _idle: dict[bool, list[subprocess.Popen[str]]] = {False: [], True: []}
@@ -117,14 +117,13 @@ def serve(simulated: bool) -> None:
     for line in jobs:
         job = json.loads(line)
         pid = os.fork()
-        if pid == 0:  # the fork never returns to this loop, whatever happens in it
-            code = 1
-            try:
-                jobs.close()
-                replies.close()
-                code = _command(job, run.run, clock)
-            finally:
-                os._exit(code)
+        if (
+            pid == 0
+        ):  # the command, which exits as the console script does: nothing brings it back to this loop
+            jobs.close()
+            replies.close()
+            _enter(job, clock)
+            sys.exit(run.run())
         replies.write(json.dumps({"pid": pid}) + "\n")
         replies.flush()
         _, status = os.waitpid(pid, 0)
@@ -132,8 +131,8 @@ def serve(simulated: bool) -> None:
         replies.flush()
 
 
-def _command(job: dict[str, Any], main: Any, clock: SwitchedClock | None) -> int:
-    """In the fork: the command's files, environment and clock, then its main function; its exit code."""
+def _enter(job: dict[str, Any], clock: SwitchedClock | None) -> None:
+    """In the fork: the command's files, environment, folder, argv and clock."""
     for fd, path, flags in (
         (0, os.devnull, os.O_RDONLY),
         (1, job["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
@@ -150,26 +149,6 @@ def _command(job: dict[str, Any], main: Any, clock: SwitchedClock | None) -> int
 
         clock.shared = SharedClock(os.environ["SIMULATED_CLOCK"])
         sitecustomize.read_timeouts(clock.shared)
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = _exit_code(exit_.code, sys.stderr)
-    except BaseException:
-        sys.excepthook(*sys.exc_info())  # as Python treats an uncaught exception (the CDK installs its own)
-        code = 1
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
-
-
-def _exit_code(code: Any, stderr: TextIO) -> int:
-    """As Python exits on SystemExit(code): None is 0, a number itself, anything else printed and 1."""
-    if code is None or isinstance(code, int):
-        return code or 0
-    print(code, file=stderr)
-    return 1
 
 
 if __name__ == "__main__":
