@@ -23,7 +23,7 @@ RUN python3 -m pip --python /opt/venv/bin/python install --no-deps .
 FROM ${BASE_IMAGE}
 # What Airbyte's platform reads to name the connector and its version (metadata.yaml's; unit_tests/test_metadata.py).
 LABEL io.airbyte.name="airbyte/source-wootric" \
-      io.airbyte.version="1.1.0"
+      io.airbyte.version="1.1.1"
 COPY --from=build /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
