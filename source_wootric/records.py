@@ -269,25 +269,8 @@ def segment(raw: Mapping[str, Any], shape: Shaper) -> Record:
 
 
 # E-mail delivery, from Wootric's v2 API (`/v2/email_stats`, `/v2/email_stats/sources`).
-EMAIL_STATS_COUNTS = ("send_requests", "emails_sent", "delivered", "bounce_rate")  # bounce_rate is a count
+PERIOD_COLUMNS = ("period", "period_start", "period_end")
 EMAIL_STATS_PERCENTAGES = ("delivered_percentage", "bounce_rate_percentage", "open_rate", "response_rate")
-EMAIL_STATS_FIELDS = frozenset({"send_date", "not_eligible", "raw_results", *EMAIL_STATS_COUNTS})
-EMAIL_STATS_FIELDS |= frozenset(EMAIL_STATS_PERCENTAGES)
-EMAIL_RAW_COUNTS = (
-    "processed",
-    "bounce",
-    "dropped",
-    "delivered",
-    "opted_out",
-    "not_delivered",
-    "open",
-    "spamreport",
-    "not_eligible",
-    "total_surveys",
-    "total_responses",
-)
-EMAIL_RAW_FIELDS = frozenset({*EMAIL_RAW_COUNTS, "sart_date", "start_date", "end_date"})
-EMAIL_ANSWER_FIELDS = frozenset({"email_stats", "initial_send", "reminder_send"})
 _PERCENTAGE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*")
 _COUNT_AND_PERCENTAGE = re.compile(r"\s*(-?\d+)\s*\(\s*(-?\d+(?:\.\d+)?)\s*%\s*\)\s*")
 
@@ -307,29 +290,24 @@ def count_and_percentage(shape: Shaper, column: str, value: Any) -> tuple[int | 
 
 
 def email_stats(answer: Mapping[str, Any], shape: Shaper) -> Record:
-    """The columns of one `/v2/email_stats` answer: counts as integers, percentages as numbers, the raw
-    results flattened (`raw_results__*`); `initial_send` and `reminder_send` kept as objects."""
+    """The columns of one `/v2/email_stats` answer: counts as integers, percentages (`"60%"`) as numbers, the
+    raw results flattened (`raw_results__*`, those not modelled too); `initial_send` and `reminder_send` kept as
+    objects. The stream sets the period's own columns."""
     stats = shape.mapping("email_stats", answer.get("email_stats"))
-    raw = shape.mapping("raw_results", stats.get("raw_results"))
-    record: Record = {"send_date": shape.text("send_date", stats.get("send_date"))}
-    for key in EMAIL_STATS_COUNTS:
-        record[key] = shape.integer(key, stats.get(key))
-    for key in EMAIL_STATS_PERCENTAGES:
-        record[key] = percentage(shape, key, stats.get(key))
-    record["not_eligible"], record["not_eligible_percentage"] = count_and_percentage(
+    raw = stats.get("raw_results") if isinstance(stats.get("raw_results"), Mapping) else {}
+    given = {key: percentage(shape, key, stats.get(key)) for key in EMAIL_STATS_PERCENTAGES}
+    given["not_eligible"], given["not_eligible_percentage"] = count_and_percentage(
         shape, "not_eligible", stats.get("not_eligible")
     )
-    for key in EMAIL_RAW_COUNTS:
-        record[f"raw_results__{key}"] = shape.integer(f"raw_results__{key}", raw.get(key))
     # Wootric's reference spells the start `sart_date`; `start_date` is read too, should that be corrected.
     start = raw.get("sart_date", raw.get("start_date"))
-    record["raw_results__start_date"] = shape.timestamp("raw_results__start_date", start)
-    record["raw_results__end_date"] = shape.timestamp("raw_results__end_date", raw.get("end_date"))
-    record.update({f"raw_results__{k}": v for k, v in raw.items() if k not in EMAIL_RAW_FIELDS})
-    record["initial_send"] = shape.object("initial_send", answer.get("initial_send"))
-    record["reminder_send"] = shape.object("reminder_send", answer.get("reminder_send"))
-    _with_unknown_fields(record, stats, EMAIL_STATS_FIELDS)
-    return _with_unknown_fields(record, answer, EMAIL_ANSWER_FIELDS)
+    given["raw_results__start_date"] = shape.timestamp("raw_results__start_date", start)
+    given.update({key: shape.object(key, answer.get(key)) for key in ("initial_send", "reminder_send")})
+    shaped_stats = shaped("email_stats", stats, shape, **given)
+    record = {k: v for k, v in shaped_stats.items() if k not in PERIOD_COLUMNS}  # the stream sets these
+    modelled = {path[-1] for _, path, _ in columns("email_stats") if path[0] == "raw_results"} | {"sart_date"}
+    record.update({f"raw_results__{k}": v for k, v in raw.items() if k not in modelled})
+    return _with_unknown_fields(record, answer, ("email_stats", "initial_send", "reminder_send"))
 
 
 def send_time(shape: Shaper, column: str, value: Any) -> str | None:

@@ -9,9 +9,9 @@ as `"<cursor>_epoch": <second>`, which is still read."""
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import math
-import re
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -314,17 +314,13 @@ class KeysetStream(WootricStream):
         )
 
 
-STATE_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-
-
 def parse_state(stream: str, value: Mapping[str, Any] | None, cursor: str) -> int | None:
     """The second a saved state holds: `cursor` as UTC RFC 3339, or `<cursor>_epoch` (before 1.1.0)."""
     if not value:
         return None
-    second = None
-    if isinstance(value, Mapping):
-        saved = value.get(cursor, value.get(f"{cursor}_epoch"))
-        second = calendar.timegm(time.strptime(saved, "%Y-%m-%dT%H:%M:%SZ")) if _instant(saved) else saved
+    second = value.get(cursor, value.get(f"{cursor}_epoch")) if isinstance(value, Mapping) else None
+    with contextlib.suppress(TypeError, ValueError):  # an epoch second, or anything else, stays as it is
+        second = calendar.timegm(time.strptime(second, "%Y-%m-%dT%H:%M:%SZ"))
     if (
         not isinstance(value, Mapping)
         or value.get("version") != STATE_VERSION
@@ -338,7 +334,3 @@ def parse_state(stream: str, value: Mapping[str, Any] | None, cursor: str) -> in
             f"Reset the stream `{stream}` (or clear its state) to read it again from `start_date`."
         )
     return second
-
-
-def _instant(value: Any) -> bool:
-    return isinstance(value, str) and STATE_INSTANT.match(value) is not None

@@ -204,22 +204,13 @@ class SurveyEventStream(KeysetStream):
         budget = "no budget: first pass" if slice_.budget is None else f"budget {slice_.budget}"
         goes_on = max(self.passes[name].through + 1, slice_.low)
         reached = slice_.high if finished else goes_on - 1
+        span = f"{iso(slice_.low)}..{iso(reached)}" if slice_.low <= reached else "nothing"
         outcome = (
-            f"pass complete: {pass_cost} requests"
-            if finished
-            else f"the pass goes on next sync from {iso(goes_on)}"
+            f"pass complete: {pass_cost} requests" if finished else f"goes on next sync from {iso(goes_on)}"
         )
-        if slice_.low > slice_.high:
-            self.logger.info(
-                f"{self.name}: {name}: nothing to re-read before {iso(slice_.high + 1)}; {outcome}"
-            )
-        elif read.spent == 0 and not finished:
-            self.logger.info(f"{self.name}: {name}: nothing re-read this sync ({budget}); {outcome}")
-        else:
-            self.logger.info(
-                f"{self.name}: {name} re-read {iso(slice_.low)}..{iso(reached)}, "
-                f"{read.records} records, {read.spent} requests ({budget}); {outcome}"
-            )
+        self.logger.info(
+            f"{self.name}: {name} re-read {span}, {read.records} records, {read.spent} requests ({budget}); {outcome}"
+        )
         took = self.context.started_at - self.passes[name].news_since if finished else 0
         if pass_cost > 0 and took > self.bound(name):
             bound = getattr(self.context.config, setting)
