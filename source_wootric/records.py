@@ -52,6 +52,15 @@ class Shaper:
         self.account_timezone = account_timezone
         self.logger = logger
         self.unreadable: dict[str, int] = {}
+        self._readers: dict[str, list[tuple[str, tuple[str, ...], Callable[[str, Any], Any]]]] = {}
+
+    def readers(self, stream: str) -> list[tuple[str, tuple[str, ...], Callable[[str, Any], Any]]]:
+        """A stream's `columns`, each with the method that reads it, bound once."""
+        if stream not in self._readers:
+            self._readers[stream] = [
+                (column, path, getattr(self, name)) for column, path, name in columns(stream)
+            ]
+        return self._readers[stream]
 
     def _unreadable(self, column: str, value: Any, expected: str) -> None:
         count = self.unreadable.get(column, 0)
@@ -172,10 +181,13 @@ def columns(stream: str) -> tuple[tuple[str, tuple[str, ...], str], ...]:
         (
             name,
             ("settings", name[9:]) if name.startswith("settings_") else tuple(name.split("__")),
-            _reader(spec),
+            READERS.get(name) or _reader(spec),
         )
         for name, spec in properties.items()
     )
+
+
+READERS = {"external_created_at": "epoch_timestamp"}  # a column whose API value is not its schema type
 
 
 def _reader(spec: Mapping[str, Any]) -> str:
@@ -188,33 +200,36 @@ def _reader(spec: Mapping[str, Any]) -> str:
         return "string_list" if "string" in spec["items"].get("type", ()) else "any_list"
     if kind == "string":
         return "timestamp" if spec.get("format") == "date-time" else "text"
-    return {"object": "object"}.get(kind, kind)
+    return kind
+
+
+@cache
+def _fields_read(stream: str, reads: tuple[str, ...]) -> frozenset[str]:
+    return frozenset((*reads, *(path[0] for _, path, _ in columns(stream))))
 
 
 def shaped(
-    stream: str, raw: Mapping[str, Any], shape: Shaper, reads: Iterable[str] = (), **given: Any
+    stream: str, raw: Mapping[str, Any], shape: Shaper, reads: tuple[str, ...] = (), **given: Any
 ) -> Record:
     """The stream's columns read from `raw` as its schema types them (`given`: columns computed otherwise, from
     the fields `reads`), then the top-level fields that no column reads, unchanged."""
     objects: dict[tuple[str, ...], Mapping[str, Any]] = {(): raw}  # nested objects, each read once
-
-    def holder(path: tuple[str, ...]) -> Mapping[str, Any]:
-        if path not in objects:
-            objects[path] = shape.mapping("__".join(path), holder(path[:-1]).get(path[-1]))
-        return objects[path]
-
     record: Record = {}
-    for column, path, reader in columns(stream):
+    for column, path, read in shape.readers(stream):
         if column in given:
             record[column] = given[column]
         else:
-            record[column] = getattr(shape, READERS.get(column, reader))(
-                column, holder(path[:-1]).get(path[-1])
-            )
-    return _with_unknown_fields(record, raw, {*reads, *(path[0] for _, path, _ in columns(stream))})
+            holder = raw if len(path) == 1 else _nested(shape, objects, path[:-1])
+            record[column] = read(column, holder.get(path[-1]))
+    return _with_unknown_fields(record, raw, _fields_read(stream, reads))
 
 
-READERS = {"external_created_at": "epoch_timestamp"}  # a column whose API value is not its schema type
+def _nested(
+    shape: Shaper, objects: dict[tuple[str, ...], Mapping[str, Any]], path: tuple[str, ...]
+) -> Mapping:
+    if path not in objects:
+        objects[path] = shape.mapping("__".join(path), _nested(shape, objects, path[:-1]).get(path[-1]))
+    return objects[path]
 
 
 def end_user(raw: Mapping[str, Any], shape: Shaper) -> Record:
