@@ -17,6 +17,7 @@ import json
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from itertools import groupby
+from operator import attrgetter
 
 _CACHE_SIZE = 64
 
@@ -74,15 +75,12 @@ class Rec:
 class SortedIndex:
     def __init__(self, field: str, recs):
         self.field = field
+        self.sort_key = attrgetter(field, "tie", "id")  # in C: tables are sorted again after every change
         self.rebuild(recs)
 
-    def sort_key(self, r: Rec):
-        return (getattr(r, self.field), r.tie, r.id)
-
     def rebuild(self, recs) -> None:
-        field = self.field
         self.recs = sorted(recs, key=self.sort_key)
-        self.keys = [getattr(r, field) for r in self.recs]
+        self.keys = list(map(attrgetter(self.field), self.recs))
 
     def range(self, lo, hi) -> tuple[int, int]:
         """Positions [i, j) of the records whose value is within the inclusive bounds (None = open)."""
