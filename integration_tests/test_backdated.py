@@ -24,7 +24,7 @@ from source_wootric.streams.base import iso
 from wootric_emulator import DatasetSpec
 from wootric_emulator.clock import SharedClock, simulated_time
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(900)
 
 T0 = 1_748_736_000  # 2025-06-01T00:00:00Z: the emulator's data ends here, the first sync runs then
 HOUR, DAY = 3_600, 86_400

@@ -13,9 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "image_test.sh"
 
-# The image builds apart from the venvs and wheels (podman's own storage), so it may run beside them; started
-# early (slow), on the worker that is not building those.
-pytestmark = [pytest.mark.xdist_group("image"), pytest.mark.slow]
+# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
+pytestmark = pytest.mark.xdist_group("builds")
 TIMEOUT = 20 * 60
 
 

@@ -31,7 +31,7 @@ from integration_tests.test_backdated import check_nps_of_backdated_records, mos
 from wootric_emulator import DatasetSpec, Fault
 from wootric_emulator.clock import SharedClock
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(300)
 
 DATA_END = 1_793_491_200  # 2026-11-01T00:00:00Z: the account's data ends here
 SYNC_AT = DATA_END + 86_400  # the first sync starts a day later

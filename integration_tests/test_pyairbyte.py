@@ -38,7 +38,7 @@ START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
 
-# The tests that build a venv or a wheel share one worker: their scripts rebuild in place.
+# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
 
 

@@ -27,7 +27,7 @@ from integration_tests.test_faults import assert_exact, received
 from wootric_emulator import DatasetSpec, Emulator
 from wootric_emulator.pytest_plugin import simulated_clock
 
-pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(240)
 
 STREAMS = {"end_users": "incremental", "end_users_properties": "incremental", "responses": "incremental"}
 DATASET = DatasetSpec(

@@ -21,7 +21,7 @@ from integration_tests.connector import STREAMS, Output, all_streams, config_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The tests that build a venv or a wheel share one worker: their scripts rebuild in place.
+# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
 
 
