@@ -60,10 +60,9 @@ class SurveyTemplates(WootricStream):
     absent = (403, 404)
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if response.status_code in self.absent:
-            self.not_served(response)
+        answer = self.served_answer(response)
+        if answer is None:
             return
-        answer = json_body(response)
         default_id = records.whole_number(answer.get("default_survey_template_id"))
         for item in self.shape.any_list("survey_templates", answer.get("survey_templates")) or []:
             if raw := self.shape.mapping("survey_templates", item):  # anything but an object: logged
@@ -86,10 +85,10 @@ class EmailSendSources(WootricStream):
     absent = (404,)
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if response.status_code in self.absent:
-            self.not_served(response)
+        answer = self.served_answer(response)
+        if answer is None:
             return
-        for source_type, items in json_body(response).items():
+        for source_type, items in answer.items():
             if source_type not in KNOWN_SOURCE_LISTS:
                 self.logger.warning(
                     f"{self.name}: Wootric's answer holds a list `{source_type}` this version does not know; "

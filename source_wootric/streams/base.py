@@ -19,7 +19,14 @@ from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message
 
 from source_wootric.config import WootricConfig
-from source_wootric.http import TIMEOUTS, Account, WootricBackoff, WootricErrorHandler, error_detail
+from source_wootric.http import (
+    TIMEOUTS,
+    Account,
+    WootricBackoff,
+    WootricErrorHandler,
+    error_detail,
+    json_body,
+)
 from source_wootric.records import Shaper
 from source_wootric.timezone import AccountZone, learn_account_zone
 
@@ -147,6 +154,13 @@ class WootricStream(HttpStream, ABC):
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
         """Raises the config error that `value` as this stream's state would raise, without applying it."""
+
+    def served_answer(self, response: requests.Response) -> Any:
+        """The answer's JSON; None, after one WARN, when its status says the path is not served (`absent`)."""
+        if response.status_code in self.absent:
+            self.not_served(response)
+            return None
+        return json_body(response)
 
     def not_served(self, response: requests.Response) -> None:
         self.served = False

@@ -17,7 +17,6 @@ from airbyte_cdk.models import SyncMode
 
 from source_wootric import records
 from source_wootric.config import config_error
-from source_wootric.http import json_body
 from source_wootric.rereads import HOUR, Pass, Plan, advance, first_pass, next_pass, plan
 from source_wootric.streams.base import SyncContext, WootricStream
 from source_wootric.streams.keyset import STATE_VERSION
@@ -189,8 +188,8 @@ class PeriodStream(WootricStream, ABC):
     def parse_response(
         self, response: requests.Response, *, stream_slice: Any = None, **kwargs: Any
     ) -> Iterable[Mapping[str, Any]]:
-        if response.status_code in self.absent:
-            self.not_served(response)
+        answer = self.served_answer(response)
+        if answer is None:
             return
         start, end = stream_slice["start"], stream_slice["end"]
         record: dict[str, Any] = {
@@ -198,7 +197,7 @@ class PeriodStream(WootricStream, ABC):
             "period_start": start.isoformat(),
             "period_end": end.isoformat(),
         }
-        for key, value in self.period_columns(start, end, json_body(response)).items():
+        for key, value in self.period_columns(start, end, answer).items():
             record.setdefault(key, value)
         self.records_read += 1
         yield record
