@@ -117,9 +117,8 @@ def serve(simulated: bool) -> None:
     for line in jobs:
         job = json.loads(line)
         pid = os.fork()
-        if (
-            pid == 0
-        ):  # the command, which exits as the console script does: nothing brings it back to this loop
+        # In the fork: the command, which exits as the console script does; nothing brings it back to this loop.
+        if pid == 0:
             jobs.close()
             replies.close()
             _enter(job, clock)

@@ -273,7 +273,7 @@ def decline(raw: Mapping[str, Any], shape: Shaper) -> Record:
 
 
 def survey_template(raw: Mapping[str, Any], default_id: int | None, shape: Shaper) -> Record:
-    template_id = shape.integer("id", raw.get("id"))
+    template_id = whole_number(raw.get("id"))  # the `id` column logs it if unreadable
     return shaped(
         "survey_templates", raw, shape, is_default=template_id is not None and template_id == default_id
     )

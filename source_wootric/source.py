@@ -107,9 +107,8 @@ class SourceWootric(AbstractSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         streams = {stream.name: stream for stream in self.streams(config)}
-        configured = {
-            stream.stream.name for stream in catalog.streams
-        }  # a state for another stream is ignored
+        # A state for a stream not in the catalog is ignored.
+        configured = {stream.stream.name for stream in catalog.streams}
         given = {
             message.stream.stream_descriptor.name: (
                 message.stream.stream_state.__dict__ if message.stream.stream_state else {}
