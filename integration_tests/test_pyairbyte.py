@@ -42,7 +42,7 @@ USERS = 300
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once, however xdist interleaves the build tests
 def pyairbyte_python() -> Path:
     started = time.monotonic()
     built = subprocess.run(

@@ -35,7 +35,7 @@ def sh(*args: str | Path, timeout: float = 600) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once, however xdist interleaves the build tests
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`source-wootric` of a fresh venv: the locked dependencies with --require-hashes, then the wheel."""
     venv = tmp_path_factory.mktemp("wheel") / "venv"

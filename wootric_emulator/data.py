@@ -509,7 +509,7 @@ class Dataset:
                 d["notes"] = [*d["notes"], rng.choice(NOTES)]
                 d["completed"] = True
                 r.raw = None
-            self.responses.changed(())
+            self.responses.changed()
             self.version += 1
         return chosen
 

@@ -75,12 +75,18 @@ class Rec:
 class SortedIndex:
     def __init__(self, field: str, recs):
         self.field = field
-        self.sort_key = attrgetter(field, "tie", "id")  # in C: tables are sorted again after every change
+        self.sort_key = attrgetter(field, "tie", "id")
         self.rebuild(recs)
 
     def rebuild(self, recs) -> None:
         self.recs = sorted(recs, key=self.sort_key)
         self.keys = list(map(attrgetter(self.field), self.recs))
+
+    def insert(self, rec: Rec) -> None:
+        """A new record in its place: a bisection, not a sort of the whole table (syncs between changes)."""
+        i = bisect_right(self.recs, self.sort_key(rec), key=self.sort_key)
+        self.recs.insert(i, rec)
+        self.keys.insert(i, getattr(rec, self.field))
 
     def range(self, lo, hi) -> tuple[int, int]:
         """Positions [i, j) of the records whose value is within the inclusive bounds (None = open)."""
@@ -116,11 +122,13 @@ class Table:
     def all(self) -> list[Rec]:
         return sorted(self.by_id.values(), key=lambda r: r.id)
 
-    def changed(self, fields=None, added: list[Rec] = ()) -> None:
-        """Re-sort the indexes after records were changed or added."""
+    def changed(self, fields: tuple[str, ...] = (), added: list[Rec] = ()) -> None:
+        """After records changed the values of `fields` (their indexes are sorted again), or were `added`."""
         for r in added:
             self.by_id[r.id] = r
-        for f in fields if fields is not None else self.fields:
+            for index in self.indexes.values():
+                index.insert(r)
+        for f in fields:
             self.indexes[f].rebuild(self.by_id.values())
         self._cache.clear()
         self.version += 1
