@@ -13,8 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "image_test.sh"
 
-# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
-pytestmark = pytest.mark.xdist_group("builds")
 TIMEOUT = 20 * 60
 
 

@@ -38,11 +38,10 @@ START_DATE = "2018-12-01T00:00:00Z"
 START = int(datetime(2018, 12, 1, tzinfo=timezone.utc).timestamp())
 USERS = 300
 
-# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
+pytestmark = pytest.mark.timeout(900)
 
 
-@pytest.fixture(scope="session")  # once, however xdist interleaves the build tests
+@pytest.fixture(scope="module")
 def pyairbyte_python() -> Path:
     started = time.monotonic()
     built = subprocess.run(

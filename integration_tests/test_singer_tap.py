@@ -21,9 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400
 STREAMS = ("responses", "declines", "end_users")
 
-# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
-pytestmark = pytest.mark.xdist_group("builds")
-
 
 def tap_python() -> str:
     proc = subprocess.run(

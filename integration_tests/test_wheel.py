@@ -21,8 +21,7 @@ from integration_tests.connector import STREAMS, Output, all_streams, config_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The tests that build a venv, a wheel or an image share one worker: their scripts rebuild in place.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("builds")]
+pytestmark = pytest.mark.timeout(900)
 
 
 def sh(*args: str | Path, timeout: float = 600) -> str:
@@ -35,7 +34,7 @@ def sh(*args: str | Path, timeout: float = 600) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="session")  # once, however xdist interleaves the build tests
+@pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`source-wootric` of a fresh venv: the locked dependencies with --require-hashes, then the wheel."""
     venv = tmp_path_factory.mktemp("wheel") / "venv"

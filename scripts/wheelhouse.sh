@@ -14,13 +14,21 @@ DIR=${1:-.cache/wheelhouse}
 PYTHON=${WHEELHOUSE_PYTHON:-python3}
 pip() { "$PYTHON" -m pip --quiet --disable-pip-version-check "$@"; }
 
+# Tests on two workers may run this at once: one at a time, and a wheel another is installing is replaced, never
+# removed (a rename).
+mkdir -p "$DIR"
+exec 9>"$DIR/.lock"
+flock 9
 stamp="$DIR/.requirements-$(sha256sum requirements.lock | cut -c1-16)"
 if [[ ! -f $stamp ]]; then
   echo "wheelhouse: downloading the wheels of requirements.lock into $DIR" >&2
-  mkdir -p "$DIR" && rm -f "$DIR"/*.whl "$DIR"/.requirements-*  # no wheel of another lock stays
+  rm -f "$DIR"/*.whl "$DIR"/.requirements-*  # no wheel of another lock stays
   pip download --require-hashes --only-binary=:all: --dest "$DIR" -r requirements.lock
   touch "$stamp"
 fi
-rm -f "$DIR"/airbyte_source_wootric-*.whl
-pip wheel --no-deps --wheel-dir "$DIR" .
-ls "$DIR"/airbyte_source_wootric-*.whl
+build=$(mktemp -d "$DIR/.build.XXXXXX")
+pip wheel --no-deps --wheel-dir "$build" .
+built=$(basename "$build"/airbyte_source_wootric-*.whl)
+find "$DIR" -maxdepth 1 -name 'airbyte_source_wootric-*.whl' ! -name "$built" -delete  # other versions
+mv -f "$build/$built" "$DIR/$built" && rmdir "$build"
+echo "$DIR/$built"
