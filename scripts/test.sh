@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
-exec .venv/bin/pytest -n 2 --dist loadfile -m "not image_tests" -rsx --durations=12 "$@"
+exec .venv/bin/pytest -n 2 -m "not image_tests" -rsx --durations=12 "$@"
