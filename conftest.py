@@ -4,8 +4,7 @@ In CI (`HYPOTHESIS_PROFILE=ci`, set by .ci/run) property-based tests draw the sa
 a red CI is reproducible; elsewhere they explore afresh.
 
 On pytest-xdist workers (`-n 2`), tests are handed out one at a time, except those that build in place (the
-wheelhouse, the PyAirbyte and Singer-tap venvs, the image): they run on one worker, in turn, first; the long
-scenarios (marked `slow`) come next, so that no worker is left with one at the end. xdist's own
+wheelhouse, the PyAirbyte and Singer-tap venvs, the image): they run on one worker, in turn, first. xdist's own
 `--dist loadgroup` marks groups by renaming items, which pytest 9 no longer reads."""
 
 import os
@@ -25,10 +24,6 @@ class BuildsOnOneWorker(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return "builds" if nodeid.split("::", 1)[0].endswith(BUILDS) else nodeid
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # long scenarios first
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -135,7 +135,6 @@ def month_of(emulator: Any, second: int) -> date:
     return local.date().replace(day=1)
 
 
-@pytest.mark.slow
 def test_backdated_records_arrive_within_the_bound_at_an_even_cost(
     make_emulator, tmp_path, capsys, caplog, monkeypatch
 ):

@@ -14,7 +14,7 @@ from integration_tests.connector import Output, all_streams, config_for
 from integration_tests.test_backdated import DAY, HOUR, clock_at, read_in_process, warnings
 from wootric_emulator import DatasetSpec
 
-pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(900)
 
 T0 = 1_748_736_000  # 2025-06-01T00:00:00Z: the data ends here, the initial read runs then
 DAYS = 8  # hourly syncs: a whole sweep pass (backdated_bound_days 7) and then some

@@ -147,7 +147,6 @@ def assert_near_the_floor(emulator: Any) -> None:
         assert data_requests(emulator, endpoint) <= math.ceil(1.05 * floor) + 1, (endpoint, floor)
 
 
-@pytest.mark.slow
 def test_a_full_sync_of_hours_on_a_busy_account(make_emulator, tmp_path):
     paced = Paced(
         make_emulator, tmp_path, {"users": 2_000, "responses": 60_000, "declines": 15_000, "seed": 3}
@@ -183,7 +182,6 @@ def test_a_full_sync_of_hours_on_a_busy_account(make_emulator, tmp_path):
         assert len(states) >= len(served) // 50 - 1, stream
 
 
-@pytest.mark.slow
 def test_tokens_revoked_every_few_minutes_for_hours_are_renewed_each_time(make_emulator, tmp_path):
     # Another integration obtains a token with the same credentials every 7 minutes, which revokes ours.
     paced = Paced(
@@ -275,7 +273,6 @@ def test_check_tells_of_a_rate_limit_that_outlasts_it_as_one_failed_status(make_
     assert 60 < hours * HOUR < 300  # a check waits out a couple of minutes of it, not the job's 25
 
 
-@pytest.mark.slow
 def test_a_day_of_hourly_syncs_brings_back_dated_records_within_the_bound(make_emulator, tmp_path):
     paced = Paced(make_emulator, tmp_path, {"users": 300, "responses": 3_000, "declines": 1_000, "seed": 9})
     emulator = paced.emulator

@@ -94,7 +94,6 @@ def clean(tmp_path_factory):
     return requests
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("seed", "kills"), [(1, 7), (2, 5)])
 def test_a_sync_killed_again_and_again_resumes_to_every_record(clean, make_emulator, tmp_path, seed, kills):
     clean_requests = clean
