@@ -27,6 +27,7 @@ class Conduct:
     """How the model endpoint misbehaves; the default is the reference's behaviour."""
 
     page_cap: int | None = None  # answers at most this many rows a page, offsets counted in them
+    extra_rows: int = 0  # answers this many rows more than per_page asks, offsets counted in them
     ignore_sort_key: bool = False  # sorts by e-mail, the end users' default, whatever is asked
     fixed_order: str | None = None  # answers in this order whatever sort_order asks
     ignore_filters: bool = False
@@ -48,6 +49,7 @@ class FakeEndpoint:
         self.emails = emails or {i: f"user{(i * 104729) % 2003:04}.{i}@example.com" for i in users}
         self.conduct = conduct
         self.requests = 0
+        self.longest = 0  # the most rows an answer held
 
     def seconds(self, user_id: int, level: int) -> tuple[int, int]:
         second = self.users[user_id][level]
@@ -80,9 +82,10 @@ class FakeEndpoint:
             ids.sort(key=lambda i: (self.users[i][level], tie[i]))
         if (conduct.fixed_order or params["sort_order"]) == "desc":
             ids.reverse()
-        per_page = min(params["per_page"], conduct.page_cap or PER_PAGE)
+        per_page = min(params["per_page"], conduct.page_cap or PER_PAGE) + conduct.extra_rows
         start = (params["page"] - 1) * per_page
         page = ids[start : start + per_page]
+        self.longest = max(self.longest, len(page))
         if conduct.shuffle_pages:
             rng.shuffle(page)
         return [self.row(i) for i in page]
@@ -292,6 +295,16 @@ def test_a_page_cap_with_offset_paging_reads_30_pages_of_the_cap_each_way():
     endpoint = FakeEndpoint(users, conduct=Conduct(page_cap=25))
     planner = end_user_planner(0, 10_000)
     assert set(read_all(endpoint, planner)) == set(users) and not planner.unreachable
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(users=users_strategy, low=st.integers(0, 6_000))
+def test_answers_longer_than_per_page_are_read_as_full_pages_and_named(users, low):
+    endpoint = FakeEndpoint(users, conduct=Conduct(extra_rows=10))
+    planner = end_user_planner(low, 10_000)
+    emitted = read_all(endpoint, planner)
+    assert sorted(emitted) == sorted(i for i, (updated, _) in users.items() if updated >= low)
+    assert (Behaviour.TOO_MANY_ROWS in planner.conduct.observed) == (endpoint.longest > PER_PAGE)
 
 
 def test_ignored_filters_stop_the_read():
