@@ -199,13 +199,9 @@ def _outside(seconds: Seconds, op: str, bound: int) -> bool:
     earliest, latest = seconds
     if op == "gte":
         return latest < bound
-    if op == "gt":
-        return latest <= bound
     if op == "lte":
         return earliest > bound
-    if op == "lt":
-        return earliest >= bound
-    return latest < bound or earliest > bound  # eq
+    return latest < bound or earliest > bound  # eq: the planner asks no other
 
 
 @dataclass(frozen=True)
