@@ -192,11 +192,8 @@ class WootricAuthenticator(Oauth2Authenticator):
 
     def _rejection(self, host: Host, response: requests.Response, asked: list[str]) -> AirbyteTracedException:
         """The config error for a token request Wootric refused; `asked`: each host asked, and its answer."""
-        status, detail, account_token = (
-            response.status_code,
-            error_detail(response),
-            self.credentials.account_token,
-        )
+        status, detail = response.status_code, error_detail(response)
+        account_token = self.credentials.account_token
         home = self._token_home(host)
         if status == 405 or (status == 404 and (account_token is None or json_body(response) is NOT_JSON)):
             where = self._where() if self.plan.setting == "base_url" else "`region`"

@@ -246,33 +246,24 @@ class WootricErrorHandler(ErrorHandler):
         """A wrong address is a config error, or before any host answered a host to pass over (see
         HostUnreachable); anything else is retried."""
         account, url = self.account, getattr(getattr(error, "request", None), "url", None) or "the address"
+        check = f"check `{account.setting}`"
+        problem = None
         if isinstance(error, requests.exceptions.InvalidProxyURL):
-            return fail(
-                config_error(
-                    "The proxy set in the environment (HTTPS_PROXY) is not a usable URL: fix or unset it."
-                )
+            problem = "The proxy set in the environment (HTTPS_PROXY) is not a usable URL: fix or unset it."
+        elif isinstance(error, UNUSABLE_URL):
+            problem = f"{url} is not a usable URL ({type(error).__name__}): {check}."
+        elif isinstance(error, requests.exceptions.SSLError) and not account.has_answered(error):
+            problem = (
+                f"A secure (TLS) connection failed ({str(error.args[0] if error.args else error)[-300:]}): "
+                f"{check}; behind a proxy that inspects TLS, set REQUESTS_CA_BUNDLE to its CA certificates."
             )
-        if isinstance(error, UNUSABLE_URL):
-            return fail(
-                config_error(
-                    f"{url} is not a usable URL ({type(error).__name__}): check `{account.setting}`."
-                )
-            )
-        if isinstance(error, requests.ConnectionError) and not account.has_answered(error):
-            if isinstance(error, requests.exceptions.SSLError):
-                reason = str(error.args[0] if error.args else error)[-300:]
-                return fail(
-                    config_error(
-                        f"A secure (TLS) connection failed ({reason}): check `{account.setting}`; behind a proxy that "
-                        "inspects TLS, set REQUESTS_CA_BUNDLE to its CA certificates."
-                    )
-                )
+        elif isinstance(error, requests.ConnectionError) and not account.has_answered(error):
             reason = unreachable_reason(error)
             account.refusals += reason == REFUSED
             if reason is not None and (reason != REFUSED or account.refusals > REFUSED_RETRIES):
                 account.refusals = 0
                 raise HostUnreachable(reason)
-        return retry(type(error).__name__)
+        return retry(type(error).__name__) if problem is None else fail(config_error(problem))
 
     def _refusal(self, response: requests.Response) -> AirbyteTracedException:
         url, status, detail = response.url.split("?", 1)[0], response.status_code, error_detail(response)
@@ -310,10 +301,10 @@ class WootricBackoff(BackoffStrategy):
         request = getattr(response_or_exception, "request", None)
         url = request.url.split("?", 1)[0] if request is not None else "Wootric"
         status = getattr(response_or_exception, "status_code", None)
-        if status == 401:
-            return (
-                0.001  # the authenticator dropped the token: the retry signs with a new one (0: no opinion)
-            )
+        if (
+            status == 401
+        ):  # the authenticator dropped the token: the retry signs with a new one (0: no opinion)
+            return 0.001
         if status == 429:
             return self._rate_limited(response_or_exception, url, now)
         self.transient += 1

@@ -191,11 +191,8 @@ READERS = {"external_created_at": "epoch_timestamp"}  # a column whose API value
 
 
 def _reader(spec: Mapping[str, Any]) -> str:
-    kind = (
-        next(kind for kind in spec["type"] if kind != "null")
-        if isinstance(spec["type"], list)
-        else spec["type"]
-    )
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    kind = next(kind for kind in types if kind != "null")
     if kind == "array":
         return "string_list" if "string" in spec["items"].get("type", ()) else "any_list"
     if kind == "string":

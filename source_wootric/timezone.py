@@ -65,15 +65,19 @@ def read_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _moment(value: Any) -> datetime | None:
+    try:
+        return read_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def instant_range(value: Any, zone: ZoneInfo | None) -> tuple[int, int] | None:
     """The earliest and latest epoch second an API datetime can mean: one second when it carries an offset;
     without one, its reading(s) in `zone` (both at a DST fold, both candidates in a DST gap), or with the
     zone unknown (None) every reading from UTC+14 to UTC-12. None when it cannot be read."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = read_datetime(value)
-    except ValueError:
+    moment = _moment(value)
+    if moment is None:
         return None
     if moment.tzinfo is not None:
         second = int(moment.timestamp())
@@ -88,16 +92,11 @@ def instant_range(value: Any, zone: ZoneInfo | None) -> tuple[int, int] | None:
 
 def observation(value: Any) -> Observation | None:
     """The instant and UTC offset an API datetime states; None without an offset or when unreadable."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = read_datetime(value)
-    except ValueError:
-        return None
-    offset = moment.utcoffset()
-    if offset is None:
-        return None
-    return int(moment.timestamp()), int(offset.total_seconds())
+    moment = _moment(value)
+    offset = moment.utcoffset() if moment is not None else None
+    return (
+        None if moment is None or offset is None else (int(moment.timestamp()), int(offset.total_seconds()))
+    )
 
 
 @cache

@@ -46,9 +46,6 @@ class Segments(WootricStream):
         for segment in self.context.keep_segments(json_body(response)):
             yield records.segment(segment, self.shape)
 
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # one answer holds them all
-
 
 class SurveyTemplates(WootricStream):
     """The account's survey templates, with `is_default` from the answer's `default_survey_template_id`. An
@@ -64,13 +61,8 @@ class SurveyTemplates(WootricStream):
         if answer is None:
             return
         default_id = records.whole_number(answer.get("default_survey_template_id"))
-        for item in self.shape.any_list("survey_templates", answer.get("survey_templates")) or []:
-            if raw := self.shape.mapping("survey_templates", item):  # anything but an object: logged
-                self.records_read += 1
-                yield records.survey_template(raw, default_id, self.shape)
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # one answer holds them all
+        for raw in self.objects("survey_templates", answer.get("survey_templates")):
+            yield records.survey_template(raw, default_id, self.shape)
 
 
 class EmailSendSources(WootricStream):
@@ -94,12 +86,5 @@ class EmailSendSources(WootricStream):
                     f"{self.name}: Wootric's answer holds a list `{source_type}` this version does not know; "
                     "its items are emitted with that source_type."
                 )
-            for item in self.shape.any_list(source_type, items) or []:
-                if raw := self.shape.mapping(
-                    source_type, item
-                ):  # anything but an object: logged, not emitted
-                    self.records_read += 1
-                    yield records.email_send_source(raw, source_type, self.shape)
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # one answer holds them all
+            for raw in self.objects(source_type, items):
+                yield records.email_send_source(raw, source_type, self.shape)

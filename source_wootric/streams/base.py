@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -154,6 +154,16 @@ class WootricStream(HttpStream, ABC):
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
         """Raises the config error that `value` as this stream's state would raise, without applying it."""
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        return None  # one answer per request (a period, or the whole list); the keyset streams page
+
+    def objects(self, column: str, items: Any) -> Iterator[Mapping[str, Any]]:
+        """The objects of a listed answer, counted as read; an item that is not an object is logged, not emitted."""
+        for item in self.shape.any_list(column, items) or []:
+            if raw := self.shape.mapping(column, item):
+                self.records_read += 1
+                yield raw
 
     def served_answer(self, response: requests.Response) -> Any:
         """The answer's JSON; None, after one WARN, when its status says the path is not served (`absent`)."""

@@ -210,9 +210,6 @@ class PeriodStream(WootricStream, ABC):
                 "period_start": record["period_start"],
             }
 
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # one answer per period
-
 
 NUMBERS = ("nps", "response_rate", "email_response_rate")
 COUNTS = ("responses", "detractors", "passives", "promoters")
