@@ -44,7 +44,7 @@ class WootricAuthenticator(Oauth2Authenticator):
         )
         self.credentials, self.plan, self.post_form, self.logger = credentials, plan, post_form, logger
         self._host: Host | None = None
-        self._refresh_token: str | None = None  # the password grant's, kept from its last answer
+        self._renewal_token: str | None = None  # the password grant's, kept from its last answer
         self._expires_at = 0.0  # as Wootric said, epoch seconds
         self.served = 0  # data answers the current token was accepted for
         self.answers = 0  # data answers any token was accepted for in this sync
@@ -113,9 +113,9 @@ class WootricAuthenticator(Oauth2Authenticator):
 
     # -- Wootric's grants and hosts ------------------------------------------------------------------------
     def _renew(self, host: Host) -> dict:
-        if self._refresh_token is not None:
-            refresh = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
-            self._refresh_token = None
+        if self._renewal_token is not None:
+            refresh = {"grant_type": "refresh_token", "refresh_token": self._renewal_token}
+            self._renewal_token = None
             response = self._post(host, refresh)  # one that no longer works: sign in again
             if response.status_code == 200:
                 return self._token_body(host, response)
@@ -187,7 +187,7 @@ class WootricAuthenticator(Oauth2Authenticator):
         add_to_secrets(body["access_token"])
         if isinstance(body.get("refresh_token"), str):
             add_to_secrets(body["refresh_token"])
-            self._refresh_token = body["refresh_token"]
+            self._renewal_token = body["refresh_token"]
         return body
 
     def _rejection(self, host: Host, response: requests.Response, asked: list[str]) -> AirbyteTracedException:

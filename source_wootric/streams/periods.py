@@ -64,7 +64,7 @@ class PeriodStream(WootricStream, ABC):
     expect = dict
 
     def __init__(self, context: SyncContext):
-        self._state: dict[str, Any] = {}
+        self._open_period: dict[str, Any] = {}
         self._lookback: Pass | None = None  # the pass over the closed periods of the look-back window
         self._pacing: tuple[Pass, Plan, int] | None = None  # while it is read: as it began, its plan, its end
         self.older_count = 0
@@ -72,13 +72,13 @@ class PeriodStream(WootricStream, ABC):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        lookback = {"lookback": self._lookback.to_json()} if self._lookback and self._state else {}
-        return {**self._state, **lookback}
+        lookback = {"lookback": self._lookback.to_json()} if self._lookback and self._open_period else {}
+        return {**self._open_period, **lookback}
 
     @state.setter
     def state(self, value: Mapping[str, Any] | None) -> None:
         self.check_state(value)
-        self._state = {key: item for key, item in (value or {}).items() if key != "lookback"}
+        self._open_period = {key: item for key, item in (value or {}).items() if key != "lookback"}
         self._lookback = Pass.from_json(value["lookback"]) if value and "lookback" in value else None
 
     def check_state(self, value: Mapping[str, Any] | None) -> None:
@@ -97,16 +97,16 @@ class PeriodStream(WootricStream, ABC):
         # start_date's own (UTC) date, or its date in the account's zone where that is later: in zones west of
         # UTC the account's date alone would fall on the day (and month) before start_date.
         start = max(pendulum.from_timestamp(config.start, tz="UTC").date(), self.local_date(config.start))
-        if sync_mode != SyncMode.incremental or not self._state:
+        if sync_mode != SyncMode.incremental or not self._open_period:
             return start
-        if self._state["period"] != config.nps_summary_period:
+        if self._open_period["period"] != config.nps_summary_period:
             self.logger.warning(
-                f"{self.name}: the period changed from {self._state['period']} to {config.nps_summary_period}; "
+                f"{self.name}: the period changed from {self._open_period['period']} to {config.nps_summary_period}; "
                 "reading every period afresh from start_date."
             )
             return start
         lookback_start = today - pendulum.duration(days=config.lookback_window_days)
-        return max(start, min(date.fromisoformat(self._state["period_start"]), lookback_start))
+        return max(start, min(date.fromisoformat(self._open_period["period_start"]), lookback_start))
 
     @abstractmethod
     def period_params(self, start: date, end: date) -> dict[str, str]:
@@ -150,7 +150,7 @@ class PeriodStream(WootricStream, ABC):
     ) -> Iterable[Mapping[str, Any] | None]:
         period = self.context.config.nps_summary_period
         today = self.local_date(self.context.high)
-        saved = date.fromisoformat(self._state["period_start"]) if self._state else None
+        saved = date.fromisoformat(self._open_period["period_start"]) if self._open_period else None
         if sync_mode == SyncMode.incremental and saved is not None and saved > today:
             self.logger.warning(
                 f"{self.name}: the saved state ({saved}) is later than today ({today}); nothing to read, state "
@@ -160,7 +160,7 @@ class PeriodStream(WootricStream, ABC):
         first_day = self.first_day(sync_mode, today)
         due = list(periods(first_day, today, period))
         chosen: list[tuple[date, date]] = []
-        continuing = sync_mode == SyncMode.incremental and self._state.get("period") == period
+        continuing = sync_mode == SyncMode.incremental and self._open_period.get("period") == period
         if self.context.config.edits_bound_hours and continuing and saved is not None and first_day < saved:
             closed = [p for p in due if p[0] < saved]  # before the open period of the last sync
             due, chosen = due[len(closed) :], self.paced(closed) if closed else []
@@ -204,7 +204,7 @@ class PeriodStream(WootricStream, ABC):
         if stream_slice["paced"]:
             self.period_read(start, stream_slice["paced"])
         if not stream_slice["older"]:
-            self._state = {
+            self._open_period = {
                 "version": STATE_VERSION,
                 "period": record["period"],
                 "period_start": record["period_start"],
