@@ -301,9 +301,8 @@ class WootricBackoff(BackoffStrategy):
         request = getattr(response_or_exception, "request", None)
         url = request.url.split("?", 1)[0] if request is not None else "Wootric"
         status = getattr(response_or_exception, "status_code", None)
-        if (
-            status == 401
-        ):  # the authenticator dropped the token: the retry signs with a new one (0: no opinion)
+        # A 401: the authenticator dropped the token, and the retry signs with a new one (0 would be no opinion).
+        if status == 401:
             return 0.001
         if status == 429:
             return self._rate_limited(response_or_exception, url, now)

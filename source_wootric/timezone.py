@@ -94,9 +94,9 @@ def observation(value: Any) -> Observation | None:
     """The instant and UTC offset an API datetime states; None without an offset or when unreadable."""
     moment = _moment(value)
     offset = moment.utcoffset() if moment is not None else None
-    return (
-        None if moment is None or offset is None else (int(moment.timestamp()), int(offset.total_seconds()))
-    )
+    if moment is None or offset is None:
+        return None
+    return int(moment.timestamp()), int(offset.total_seconds())
 
 
 @cache
